@@ -1,0 +1,119 @@
+// The composition root: opens and migrates the store, builds services, the reconciler, the MCP
+// server factory and the HTTP listener. Entry points only wire a transport to what this returns.
+import type { Logger } from 'pino';
+import { TOOLS } from '../tools/index.js';
+import type { ServeConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { mcpRoute } from './http/mcp-route.js';
+import { sendJson } from './http/io.js';
+import { startHttpListener, type HttpListener, type Route } from './http/server.js';
+import type { AnyTool } from './mcp/define-tool.js';
+import { createMcpServer, type CallerResolver } from './mcp/server.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { systemClock, type Clock } from './scheduler/clock.js';
+import { Reconciler } from './scheduler/reconciler.js';
+import type { ServiceDeps } from './services/context.js';
+import { EventsService } from './services/events-service.js';
+import type { Services } from './services/index.js';
+import { ModulesService } from './services/modules-service.js';
+import { OperatorsService, type CreatedOperator } from './services/operators-service.js';
+import { PlatformService } from './services/platform-service.js';
+import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
+import { migrateToLatest } from './store/migrator.js';
+import { ensurePlatformRow } from './store/platform-repository.js';
+
+export type AppConfig = Pick<ServeConfig, 'host' | 'port' | 'name' | 'region' | 'tickMs' | 'databaseUrl' | 'allowedOrigins'> & {
+  logLevel?: ServeConfig['logLevel'];
+};
+
+export interface AppOverrides {
+  clock?: Clock;
+  logger?: Logger;
+  /** An already open store (tests share one per file); the app will not close it. */
+  store?: Store;
+  /** Extra tools beside the catalog (benchmarks add an echo tool). */
+  extraTools?: AnyTool[];
+  /** false: no HTTP listener (stdio only). */
+  http?: boolean;
+  /** false: the reconciler only ticks when told to (tests). */
+  startReconciler?: boolean;
+}
+
+export interface App {
+  services: Services;
+  store: Store;
+  tools: readonly AnyTool[];
+  reconciler: Reconciler;
+  logger: Logger;
+  platformId: string;
+  /** The bootstrap admin created by this start, if the store was empty: its token is shown once. */
+  bootstrap: CreatedOperator | null;
+  http: HttpListener | null;
+  /** An MCP server whose caller is decided by `resolveCaller` (stdio, in-memory tests). */
+  createMcpServer(resolveCaller: CallerResolver): Server;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: AppConfig, overrides: AppOverrides = {}): Promise<App> {
+  const logger = overrides.logger ?? createLogger(config.logLevel ?? 'info');
+  const clock = overrides.clock ?? systemClock;
+  const store = overrides.store ?? (await openStore(parseDatabaseUrl(config.databaseUrl), { logger }));
+  const ownsStore = overrides.store === undefined;
+  try {
+    await migrateToLatest(store.db);
+    const platformRow = await ensurePlatformRow(store.db);
+    const deps: ServiceDeps = { db: store.db, clock, logger };
+    const reconciler = new Reconciler({ clock, logger: logger.child({ module: 'reconciler' }), tickMs: config.tickMs });
+    const operators = new OperatorsService(deps);
+    const services: Services = {
+      operators,
+      modules: new ModulesService(deps),
+      events: new EventsService(deps),
+      platform: new PlatformService(
+        deps,
+        { id: platformRow.id, name: config.name, region: config.region ?? null, storeKind: store.kind, startedAt: clock.now() },
+        reconciler,
+        config.tickMs,
+      ),
+    };
+    const bootstrap = await operators.bootstrap();
+    const tools: readonly AnyTool[] = [...TOOLS, ...(overrides.extraTools ?? [])];
+    const mcpDeps = { tools, services, logger: logger.child({ module: 'mcp' }) };
+
+    let http: HttpListener | null = null;
+    if (overrides.http !== false) {
+      const routes: Route[] = [
+        {
+          path: '/healthz',
+          async handle(_req, res) {
+            const storeUp = await services.platform.storeHealthy();
+            sendJson(res, storeUp ? 200 : 503, { status: storeUp ? 'ok' : 'degraded', store: storeUp ? 'up' : 'down' });
+          },
+        },
+        mcpRoute(mcpDeps, () => ({ host: config.host, port: http?.port ?? config.port, allowedOrigins: config.allowedOrigins })),
+      ];
+      http = await startHttpListener({ host: config.host, port: config.port, routes, logger });
+    }
+    if (overrides.startReconciler !== false) reconciler.start();
+
+    return {
+      services,
+      store,
+      tools,
+      reconciler,
+      logger,
+      platformId: platformRow.id,
+      bootstrap,
+      http,
+      createMcpServer: (resolveCaller) => createMcpServer({ ...mcpDeps, resolveCaller }),
+      async close() {
+        await reconciler.stop();
+        await http?.close();
+        if (ownsStore) await store.close();
+      },
+    };
+  } catch (err) {
+    if (ownsStore) await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,87 @@
+// `flotilla serve`: one platform — HTTP listener (MCP, health) and reconciler; --stdio adds MCP on stdio.
+import { parseArgs } from 'node:util';
+import { createApp } from '../app.js';
+import { resolveSettings } from '../config.js';
+import { createLogger } from '../logger.js';
+import { serveStdio } from '../mcp/stdio.js';
+import { BOOTSTRAP_ADMIN } from '../services/operators-service.js';
+import { say, sayErr } from './output.js';
+
+export const SERVE_HELP = `Usage: flotilla serve [options]
+
+Runs one Flotilla platform: MCP Streamable HTTP at /mcp, /healthz, and the reconciler.
+
+Options (flag / environment, default):
+  --port N             FLOTILLA_PORT      7410 (0 picks a free port; the URL is printed)
+  --host ADDR          FLOTILLA_HOST      127.0.0.1
+  --name NAME          FLOTILLA_NAME      this host's name
+  --region REGION      FLOTILLA_REGION    (none)
+  --tick-ms MS         FLOTILLA_TICK_MS   5000 (reconciler interval)
+  --database-url URL   DATABASE_URL       pglite://./.flotilla/data (postgres://… for production)
+  --log-level LEVEL    LOG_LEVEL          info
+  --allowed-origins L  FLOTILLA_ALLOWED_ORIGINS  extra Origin/Host values for /mcp, comma separated
+  --stdio              speak MCP on stdin/stdout (logs stay on stderr)
+  --operator NAME      FLOTILLA_OPERATOR  operator a stdio session acts as (default: ${BOOTSTRAP_ADMIN})
+  --no-http            with --stdio: no HTTP listener
+  -h, --help           this help
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      name: { type: 'string' },
+      region: { type: 'string' },
+      'tick-ms': { type: 'string' },
+      'database-url': { type: 'string' },
+      'log-level': { type: 'string' },
+      'allowed-origins': { type: 'string' },
+      operator: { type: 'string' },
+      stdio: { type: 'boolean' },
+      'no-http': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    say(SERVE_HELP);
+    return 0;
+  }
+  const config = resolveSettings(
+    ['port', 'host', 'name', 'region', 'tickMs', 'databaseUrl', 'logLevel', 'allowedOrigins', 'operator'] as const,
+    values,
+    process.env,
+  );
+  const stdio = values.stdio === true;
+  // In stdio mode stdout is JSON-RPC: whatever a person should read goes to stderr.
+  const tell = stdio ? sayErr : say;
+  const logger = createLogger(config.logLevel);
+  const app = await createApp(config, { logger, http: !(stdio && values['no-http'] === true) });
+
+  tell(`Flotilla platform "${config.name}" (${app.platformId}) on ${app.store.describe}`);
+  if (app.http !== null) tell(`MCP listening at ${app.http.url}/mcp  (health: ${app.http.url}/healthz)`);
+  if (app.bootstrap !== null) {
+    tell(`Bootstrap admin "${app.bootstrap.operator.name}" created. Its token, shown only this once:`);
+    tell(`  ${app.bootstrap.token}`);
+  }
+
+  let closing: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => (closing ??= app.close());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      void shutdown().then(() => process.exit(0));
+    });
+  }
+  if (stdio) {
+    const operator = config.operator ?? BOOTSTRAP_ADMIN;
+    await app.services.operators.callerByName(operator); // fail fast on a wrong FLOTILLA_OPERATOR
+    await serveStdio(app.createMcpServer(() => app.services.operators.callerByName(operator)));
+    await shutdown();
+    return 0;
+  }
+  await new Promise<never>(() => {}); // serve until a signal arrives
+  return 0;
+}

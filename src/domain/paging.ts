@@ -1,0 +1,49 @@
+// Opaque cursors and limits shared by every list tool. Pure: no I/O.
+import { InvalidInputError } from '../errors.js';
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+
+/** Clamps a requested page size into 1..MAX_LIMIT (above the maximum is clamped, not refused). */
+export function clampLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  return Math.max(1, Math.min(MAX_LIMIT, Math.floor(limit)));
+}
+
+/** Encodes the sort key of the last row returned; callers treat it as opaque. */
+export function encodeCursor(key: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor made by `encodeCursor`, checking it carries `fields` as strings. */
+export function decodeCursor<K extends string>(cursor: string, fields: readonly K[]): Record<K, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const out = {} as Record<K, string>;
+  for (const field of fields) {
+    const value = (parsed as Record<string, unknown> | undefined)?.[field];
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new InvalidInputError('cursor is not one this list returned', {
+        hint: 'pass the next_cursor of the previous page unchanged, or omit cursor to start from the first page',
+      });
+    }
+    out[field] = String(value);
+  }
+  return out;
+}
+
+/** A page of results. `cursorFor(item)` continues after that item, so a caller may cut a page short. */
+export interface Page<T> {
+  items: T[];
+  hasMore: boolean;
+  cursorFor(item: T): string;
+}
+
+/** Builds a page from rows fetched with limit + 1, so the extra row tells whether another page exists. */
+export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => Record<string, string | number>): Page<T> {
+  return { items: rows.slice(0, limit), hasMore: rows.length > limit, cursorFor: (item) => encodeCursor(keyOf(item)) };
+}

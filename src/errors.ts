@@ -1,0 +1,93 @@
+// The typed error family every layer throws. A FlotillaError carries a stable `code`, a message that
+// says what was wrong, and `hint`: what the caller should do next. Nothing here does I/O.
+
+export type ErrorCode =
+  | 'invalid_input'
+  | 'not_found'
+  | 'conflict'
+  | 'forbidden'
+  | 'unauthorized'
+  | 'illegal_transition'
+  | 'unavailable'
+  | 'internal';
+
+export interface ErrorOptions {
+  hint?: string;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Base of every error Flotilla reports to a caller; anything else is `internal`. */
+export class FlotillaError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+}
+
+export class InvalidInputError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('invalid_input', message, options);
+  }
+}
+
+export class NotFoundError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('not_found', message, options);
+  }
+}
+
+export class ConflictError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('conflict', message, options);
+  }
+}
+
+export class ForbiddenError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('forbidden', message, options);
+  }
+}
+
+export class UnauthorizedError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unauthorized', message, options);
+  }
+}
+
+export class IllegalTransitionError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('illegal_transition', message, options);
+  }
+}
+
+/** The store or a dependency is unreachable for now; the same call may work when retried. */
+export class UnavailableError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', message, options);
+  }
+}
+
+/** The error as a caller sees it: never a stack, never a raw driver message. */
+export interface PublicError {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+export function toPublicError(err: FlotillaError): PublicError {
+  return {
+    code: err.code,
+    message: err.message,
+    ...(err.hint === undefined ? {} : { hint: err.hint }),
+    ...(err.details === undefined ? {} : { details: err.details }),
+  };
+}

@@ -1,0 +1,11 @@
+// What every service is built from: the store, the clock and a logger.
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Clock } from '../scheduler/clock.js';
+import type { Database } from '../store/database.js';
+
+export interface ServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+}

@@ -1,0 +1,20 @@
+// Reading the event log: newest first by kind prefix, paged with an opaque cursor.
+import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import type { FlotillaEvent } from '../domain/types.js';
+import { listRecentEvents } from '../store/events-repository.js';
+import type { ServiceDeps } from './context.js';
+
+export class EventsService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async recent(opts: { kindPrefix: string; limit: number; cursor?: string }): Promise<Page<FlotillaEvent>> {
+    const beforeId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, ['id']).id;
+    if (beforeId !== undefined && !/^\d{1,19}$/.test(beforeId)) decodeCursor('', ['id']); // throws the cursor error
+    const rows = await listRecentEvents(this.deps.db, {
+      prefix: opts.kindPrefix,
+      limit: opts.limit,
+      ...(beforeId === undefined ? {} : { beforeId }),
+    });
+    return toPage(rows, opts.limit, (e) => ({ id: e.id }));
+  }
+}

@@ -1,0 +1,107 @@
+// Opens the store named by DATABASE_URL: Postgres through `pg`, or embedded PGlite through its own
+// `pg` adapter under Kysely's PostgresDialect (the one combination that behaves like Postgres).
+// Owns the PGlite folder lock and closes everything it opened. Knows nothing of tables.
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { InvalidInputError } from '../errors.js';
+import type { Database } from './database.js';
+import { acquireFolderLock } from './folder-lock.js';
+
+export type StoreKind = 'postgres' | 'pglite';
+
+export type StoreLocation =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'pglite'; dataDir: string | null /* null: in memory */ };
+
+export interface Store {
+  db: Kysely<Database>;
+  kind: StoreKind;
+  /** Where the data lives, with any password removed: safe to log and show. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DATA_DIR = './.flotilla/data';
+
+/** Parses DATABASE_URL: unset → PGlite at ./.flotilla/data; pglite://memory; pglite://PATH; postgres://… */
+export function parseDatabaseUrl(url: string | undefined): StoreLocation {
+  if (url === undefined) return { kind: 'pglite', dataDir: DEFAULT_DATA_DIR };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  if (url.startsWith('pglite://')) {
+    const rest = url.slice('pglite://'.length);
+    if (rest === '') throw new InvalidInputError('DATABASE_URL pglite:// needs a folder or "memory"');
+    return { kind: 'pglite', dataDir: rest === 'memory' ? null : rest };
+  }
+  throw new InvalidInputError('DATABASE_URL must start with postgres://, postgresql:// or pglite://');
+}
+
+/** Removes a password from a Postgres URL for display. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable)';
+  }
+}
+
+export interface OpenStoreOptions {
+  logger: Logger;
+  /** Pool size for Postgres; PGlite is always one connection. */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+export async function openStore(location: StoreLocation, options: OpenStoreOptions): Promise<Store> {
+  return location.kind === 'postgres' ? openPostgres(location.url, options) : openPglite(location.dataDir, options);
+}
+
+function openPostgres(url: string, options: OpenStoreOptions): Store {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'flotilla',
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle client whose backend dies emits here; without a listener the process would crash.
+  // The pool drops that client and the next checkout opens a fresh connection.
+  pool.on('error', (err) => options.logger.warn({ err: { message: err.message } }, 'postgres connection lost'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', describe: redactUrl(url), close: () => db.destroy() };
+}
+
+async function openPglite(dataDir: string | null, options: OpenStoreOptions): Promise<Store> {
+  const lock = dataDir === null ? null : acquireFolderLock(dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = dataDir === null ? new PGlite() : new PGlite(path.resolve(dataDir));
+    await pglite.waitReady;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  // One connection, never closed while idle: PGlite is a single session.
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 });
+  pool.on('error', (err) => options.logger.error({ err }, 'pglite connection error'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'pglite',
+    describe: dataDir === null ? 'pglite://memory' : `pglite://${dataDir}`,
+    async close() {
+      try {
+        await db.destroy();
+        await pglite.close();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}

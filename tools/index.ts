@@ -1,0 +1,23 @@
+// The tool catalog: every MCP tool Flotilla serves, one file each, file name = tool name in kebab-case.
+import type { AnyTool } from '../src/mcp/define-tool.js';
+import createOperator from './create-operator.js';
+import getPlatformInfo from './get-platform-info.js';
+import listModuleVersions from './list-module-versions.js';
+import listModules from './list-modules.js';
+import listOperators from './list-operators.js';
+import promoteModuleVersion from './promote-module-version.js';
+import publishModuleVersion from './publish-module-version.js';
+import recentEvents from './recent-events.js';
+import revokeOperator from './revoke-operator.js';
+
+export const TOOLS: readonly AnyTool[] = [
+  getPlatformInfo,
+  createOperator,
+  listOperators,
+  revokeOperator,
+  publishModuleVersion,
+  promoteModuleVersion,
+  listModules,
+  listModuleVersions,
+  recentEvents,
+];
