@@ -22,7 +22,10 @@ import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrator.js';
 import { ensurePlatformRow } from './store/platform-repository.js';
 
-export type AppConfig = Pick<ServeConfig, 'host' | 'port' | 'name' | 'region' | 'tickMs' | 'databaseUrl' | 'allowedOrigins'> & {
+export type AppConfig = Pick<
+  ServeConfig,
+  'host' | 'port' | 'name' | 'region' | 'tickMs' | 'databaseUrl' | 'allowedOrigins'
+> & {
   logLevel?: ServeConfig['logLevel'];
 };
 
@@ -71,7 +74,13 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       events: new EventsService(deps),
       platform: new PlatformService(
         deps,
-        { id: platformRow.id, name: config.name, region: config.region ?? null, storeKind: store.kind, startedAt: clock.now() },
+        {
+          id: platformRow.id,
+          name: config.name,
+          region: config.region ?? null,
+          storeKind: store.kind,
+          startedAt: clock.now(),
+        },
         reconciler,
         config.tickMs,
       ),
@@ -90,7 +99,11 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
             sendJson(res, storeUp ? 200 : 503, { status: storeUp ? 'ok' : 'degraded', store: storeUp ? 'up' : 'down' });
           },
         },
-        mcpRoute(mcpDeps, () => ({ host: config.host, port: http?.port ?? config.port, allowedOrigins: config.allowedOrigins })),
+        mcpRoute(mcpDeps, () => ({
+          host: config.host,
+          port: http?.port ?? config.port,
+          allowedOrigins: config.allowedOrigins,
+        })),
       ];
       http = await startHttpListener({ host: config.host, port: config.port, routes, logger });
     }

@@ -19,9 +19,24 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 
 export const SETTINGS = {
   port: { flag: 'port', env: 'FLOTILLA_PORT', schema: port.default(7410), describe: 'HTTP port; 0 picks a free one' },
-  host: { flag: 'host', env: 'FLOTILLA_HOST', schema: z.string().min(1).default('127.0.0.1'), describe: 'HTTP bind address' },
-  name: { flag: 'name', env: 'FLOTILLA_NAME', schema: z.string().min(1).max(128).default(os.hostname()), describe: 'platform name' },
-  region: { flag: 'region', env: 'FLOTILLA_REGION', schema: z.string().min(1).max(64).optional(), describe: 'platform region' },
+  host: {
+    flag: 'host',
+    env: 'FLOTILLA_HOST',
+    schema: z.string().min(1).default('127.0.0.1'),
+    describe: 'HTTP bind address',
+  },
+  name: {
+    flag: 'name',
+    env: 'FLOTILLA_NAME',
+    schema: z.string().min(1).max(128).default(os.hostname()),
+    describe: 'platform name',
+  },
+  region: {
+    flag: 'region',
+    env: 'FLOTILLA_REGION',
+    schema: z.string().min(1).max(64).optional(),
+    describe: 'platform region',
+  },
   tickMs: {
     flag: 'tick-ms',
     env: 'FLOTILLA_TICK_MS',
@@ -33,7 +48,10 @@ export const SETTINGS = {
     env: 'DATABASE_URL',
     schema: z
       .string()
-      .regex(/^(postgres|postgresql|pglite):\/\/.+/, 'must be postgres://…, postgresql://…, pglite://PATH or pglite://memory')
+      .regex(
+        /^(postgres|postgresql|pglite):\/\/.+/,
+        'must be postgres://…, postgresql://…, pglite://PATH or pglite://memory',
+      )
       .optional(),
     describe: 'store location',
     secret: true,
@@ -44,7 +62,12 @@ export const SETTINGS = {
     env: 'FLOTILLA_ALLOWED_ORIGINS',
     schema: z
       .string()
-      .transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== ''),
+      )
       .pipe(z.array(z.url()))
       .default([]),
     describe: 'extra Origin/Host values accepted by /mcp, comma separated',
@@ -88,7 +111,8 @@ export function resolveSettings<K extends SettingKey>(
     const raw = typeof fromFlag === 'string' && fromFlag !== '' ? fromFlag : fromEnv === '' ? undefined : fromEnv;
     const parsed = spec.schema.safeParse(raw);
     if (!parsed.success) {
-      const source = typeof fromFlag === 'string' && fromFlag !== '' ? `--${spec.flag}` : (spec.env ?? `--${spec.flag}`);
+      const source =
+        typeof fromFlag === 'string' && fromFlag !== '' ? `--${spec.flag}` : (spec.env ?? `--${spec.flag}`);
       const reason = parsed.error.issues[0]?.message ?? 'invalid value';
       const shown = spec.secret === true ? '' : `=${JSON.stringify(raw)}`;
       throw new InvalidInputError(`invalid setting ${source}${shown}: ${reason} (${spec.describe})`);

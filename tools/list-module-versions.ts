@@ -8,7 +8,8 @@ import { moduleRefFrom, moduleRefInput, moduleVersionView, toVersionView } from 
 export default defineTool({
   name: 'list_module_versions',
   title: 'List module versions',
-  description: 'Lists the versions of one module (by module_name or module_id), oldest first, with digests and lifecycle states; reads only.',
+  description:
+    'Lists the versions of one module (by module_name or module_id), oldest first, with digests and lifecycle states; reads only.',
   role: 'viewer',
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   input: {

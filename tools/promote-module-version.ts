@@ -12,7 +12,10 @@ export default defineTool({
   role: 'operator',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   input: {
-    version_id: z.string().min(1).describe('version id, or the version string (e.g. 1.26.0) together with module_name or module_id'),
+    version_id: z
+      .string()
+      .min(1)
+      .describe('version id, or the version string (e.g. 1.26.0) together with module_name or module_id'),
     lifecycle_state: z.enum(LIFECYCLE_STATES).describe('the state to move to'),
     ...moduleRefInput,
   },

@@ -41,7 +41,8 @@ export async function clientCommand(command: 'tools' | 'call', argv: string[]): 
   let args: Record<string, unknown> = {};
   const [toolName, rawArgs] = positionals;
   if (command === 'call') {
-    if (toolName === undefined) throw new InvalidInputError('flotilla call needs a TOOL name (flotilla tools lists them)');
+    if (toolName === undefined)
+      throw new InvalidInputError('flotilla call needs a TOOL name (flotilla tools lists them)');
     if (rawArgs !== undefined) {
       try {
         args = JSON.parse(rawArgs) as Record<string, unknown>;

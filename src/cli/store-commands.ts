@@ -27,7 +27,9 @@ Roles: ${ROLES.join(' < ')}. Opens the store named by DATABASE_URL (or --databas
 `;
 
 async function withStore<T>(databaseUrl: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
-  const logger = createLogger(process.env.LOG_LEVEL === undefined || process.env.LOG_LEVEL === '' ? 'warn' : process.env.LOG_LEVEL);
+  const logger = createLogger(
+    process.env.LOG_LEVEL === undefined || process.env.LOG_LEVEL === '' ? 'warn' : process.env.LOG_LEVEL,
+  );
   const store = await openStore(parseDatabaseUrl(databaseUrl), { logger, poolSize: 2 });
   try {
     await migrateToLatest(store.db);
@@ -80,7 +82,8 @@ export async function operatorsCommand(argv: string[]): Promise<number> {
   const { databaseUrl } = resolveSettings(['databaseUrl'] as const, values, process.env);
   const needName = (): string => {
     const parsed = operatorNameSchema.safeParse(name);
-    if (!parsed.success) throw new InvalidInputError(`operators ${action} needs NAME: ${parsed.error.issues[0]?.message ?? 'missing'}`);
+    if (!parsed.success)
+      throw new InvalidInputError(`operators ${action} needs NAME: ${parsed.error.issues[0]?.message ?? 'missing'}`);
     return parsed.data;
   };
   switch (action) {
@@ -89,7 +92,10 @@ export async function operatorsCommand(argv: string[]): Promise<number> {
       const role = values.role;
       if (role === undefined || !isRole(role)) throw new InvalidInputError(`--role must be one of ${ROLES.join(', ')}`);
       const created = await withStore(databaseUrl, (store) =>
-        new OperatorsService({ db: store.db, clock: systemClock, logger: createLogger('warn') }).create('cli', { name: opName, role }),
+        new OperatorsService({ db: store.db, clock: systemClock, logger: createLogger('warn') }).create('cli', {
+          name: opName,
+          role,
+        }),
       );
       say(`Operator "${created.operator.name}" (${created.operator.role}) created. Its token, shown only this once:`);
       say(`  ${created.token}`);

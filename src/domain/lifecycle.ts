@@ -18,8 +18,7 @@ export function nextLifecycleStates(from: LifecycleState): readonly LifecycleSta
 }
 
 export type TransitionCheck =
-  | { ok: true; requiredRole: Role }
-  | { ok: false; reason: 'same_state' | 'not_next'; legal: readonly LifecycleState[] };
+  { ok: true; requiredRole: Role } | { ok: false; reason: 'same_state' | 'not_next'; legal: readonly LifecycleState[] };
 
 /** Decides whether `from → to` is legal and which role it needs (restoring an archived version is admin-only). */
 export function checkLifecycleTransition(from: LifecycleState, to: LifecycleState): TransitionCheck {

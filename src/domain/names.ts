@@ -3,15 +3,16 @@ import { z } from 'zod';
 
 export const moduleNameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting with a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting with a letter or digit',
+  );
 
 export const versionSchema = z
   .string()
   .regex(/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/, 'letters, digits, ".", "+", "_" or "-", 1–64 characters (e.g. 1.26.0)');
 
-export const digestSchema = z
-  .string()
-  .regex(/^sha256:[0-9a-f]{64}$/, 'sha256: followed by 64 lowercase hex digits');
+export const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256: followed by 64 lowercase hex digits');
 
 export const operatorNameSchema = z
   .string()

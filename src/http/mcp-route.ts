@@ -30,11 +30,21 @@ export function mcpRoute(deps: McpHttpDeps, listener: () => ListenerIdentity): R
         caller = await deps.services.operators.authenticate(token);
       } catch (err) {
         if (err instanceof FlotillaError && err.code === 'unauthorized') {
-          sendJson(res, 401, { error: { code: 'unauthorized', message: err.message } }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+          sendJson(
+            res,
+            401,
+            { error: { code: 'unauthorized', message: err.message } },
+            { 'www-authenticate': 'Bearer error="invalid_token"' },
+          );
           return;
         }
         if (isConnectionError(err)) {
-          sendJson(res, 503, { error: { code: 'unavailable', message: 'the store is unreachable right now; retry shortly' } }, { 'retry-after': '2' });
+          sendJson(
+            res,
+            503,
+            { error: { code: 'unavailable', message: 'the store is unreachable right now; retry shortly' } },
+            { 'retry-after': '2' },
+          );
           return;
         }
         throw err;

@@ -36,7 +36,8 @@ export async function startHttpListener(opts: {
     }
     route.handle(req, res, url).catch((err: unknown) => {
       opts.logger.error({ err, path: url.pathname }, 'http handler failed');
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'internal', message: 'internal error; it has been logged' } });
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: 'internal', message: 'internal error; it has been logged' } });
       else res.end();
     });
   });

@@ -37,7 +37,10 @@ export async function connectHttpClient(url: string, token: string): Promise<Flo
       return {
         isError: result.isError === true,
         structured: result.structuredContent ?? null,
-        text: content.filter((c) => c.type === 'text').map((c) => c.text ?? '').join('\n'),
+        text: content
+          .filter((c) => c.type === 'text')
+          .map((c) => c.text ?? '')
+          .join('\n'),
       };
     },
     close: () => client.close(),

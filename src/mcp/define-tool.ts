@@ -1,6 +1,6 @@
 // The shape of an MCP tool: plain data plus a handler. Tools never import the SDK; this module and
 // server.ts are the only places that know MCP exists.
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Caller, Role } from '../domain/roles.js';
 import type { Services } from '../services/index.js';
@@ -32,7 +32,9 @@ export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O exten
 }
 
 /** Identity helper that keeps the input and output types of a tool tied to its schemas. */
-export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(def: ToolDefinition<I, O>): ToolDefinition<I, O> {
+export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
+  def: ToolDefinition<I, O>,
+): ToolDefinition<I, O> {
   return def;
 }
 

@@ -46,5 +46,7 @@ export async function readResource(uri: string, services: Services, caller: Call
     });
     return { module: m, versions: page.items };
   }
-  throw new NotFoundError(`no resource ${uri}`, { hint: 'resources/list and resources/templates/list show what exists' });
+  throw new NotFoundError(`no resource ${uri}`, {
+    hint: 'resources/list and resources/templates/list show what exists',
+  });
 }

@@ -3,12 +3,7 @@ import { z } from 'zod';
 import { clampLimit, type Page } from '../domain/paging.js';
 
 export const pagingInput = {
-  limit: z
-    .number()
-    .int()
-    .min(1)
-    .optional()
-    .describe('page size, default 50; values above 500 are clamped to 500'),
+  limit: z.number().int().min(1).optional().describe('page size, default 50; values above 500 are clamped to 500'),
   cursor: z.string().min(1).optional().describe('next_cursor from the previous page; omit for the first page'),
 };
 

@@ -38,7 +38,10 @@ export interface McpServerDeps {
 }
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Tool['inputSchema'] {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest as Tool['inputSchema'];
 }
 
@@ -102,7 +105,11 @@ export function createMcpServer(deps: McpServerDeps): Server {
     } catch (err) {
       return errorResult(toOutcomeError(err, deps.logger, tool.name));
     }
-    const outcome = await runTool(tool, request.params.arguments, { services: deps.services, caller, logger: deps.logger });
+    const outcome = await runTool(tool, request.params.arguments, {
+      services: deps.services,
+      caller,
+      logger: deps.logger,
+    });
     if (!outcome.ok) return errorResult(outcome.error);
     return { content: [{ type: 'text', text: JSON.stringify(outcome.output) }], structuredContent: outcome.output };
   });
@@ -116,7 +123,8 @@ export function createMcpServer(deps: McpServerDeps): Server {
       return { contents: [{ uri: request.params.uri, mimeType: 'application/json', text: JSON.stringify(body) }] };
     } catch (err) {
       const error = toOutcomeError(err, deps.logger, 'resources/read');
-      const code = err instanceof FlotillaError && err.code === 'not_found' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
+      const code =
+        err instanceof FlotillaError && err.code === 'not_found' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
       throw new McpError(code, `${error.code}: ${error.message}`);
     }
   });

@@ -3,14 +3,19 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { roleAllows, type Caller } from '../domain/roles.js';
-import { FlotillaError, ForbiddenError, InvalidInputError, UnavailableError, toPublicError, type PublicError } from '../errors.js';
+import {
+  FlotillaError,
+  ForbiddenError,
+  InvalidInputError,
+  UnavailableError,
+  toPublicError,
+  type PublicError,
+} from '../errors.js';
 import type { Services } from '../services/index.js';
 import { isConnectionError } from '../store/errors.js';
 import type { AnyTool } from './define-tool.js';
 
-export type ToolOutcome =
-  | { ok: true; output: Record<string, unknown> }
-  | { ok: false; error: PublicError };
+export type ToolOutcome = { ok: true; output: Record<string, unknown> } | { ok: false; error: PublicError };
 
 /** Explains a zod failure in one line per problem, naming the field. */
 export function describeInputIssues(error: z.ZodError, accepted: string[]): string {
@@ -46,11 +51,17 @@ export function toOutcomeError(err: unknown, logger: Logger, toolName: string): 
   if (isConnectionError(err)) {
     logger.warn({ tool: toolName, err: { message: (err as Error).message } }, 'store unavailable during tool call');
     return toPublicError(
-      new UnavailableError('the store is unreachable right now', { hint: 'retry in a few seconds; nothing was changed' }),
+      new UnavailableError('the store is unreachable right now', {
+        hint: 'retry in a few seconds; nothing was changed',
+      }),
     );
   }
   logger.error({ err, tool: toolName }, 'tool failed with an unexpected error');
-  return { code: 'internal', message: 'internal error; it has been logged', hint: 'retry, and report it if it persists' };
+  return {
+    code: 'internal',
+    message: 'internal error; it has been logged',
+    hint: 'retry, and report it if it persists',
+  };
 }
 
 export async function runTool(
@@ -61,10 +72,13 @@ export async function runTool(
   const logger = ctx.logger.child({ tool: tool.name, operator: ctx.caller.name });
   try {
     if (!roleAllows(ctx.caller.role, tool.role)) {
-      throw new ForbiddenError(`${tool.name} needs the ${tool.role} role; operator ${ctx.caller.name} is ${ctx.caller.role}`, {
-        hint: `ask an admin for an operator with the ${tool.role} role`,
-        details: { required_role: tool.role, caller_role: ctx.caller.role },
-      });
+      throw new ForbiddenError(
+        `${tool.name} needs the ${tool.role} role; operator ${ctx.caller.name} is ${ctx.caller.role}`,
+        {
+          hint: `ask an admin for an operator with the ${tool.role} role`,
+          details: { required_role: tool.role, caller_role: ctx.caller.role },
+        },
+      );
     }
     const parsed = strictInput(tool).safeParse(rawInput ?? {});
     if (!parsed.success) {

@@ -22,9 +22,7 @@ export class Reconciler {
   private stopped = true;
   lastTick: TickReport | null = null;
 
-  constructor(
-    private readonly deps: { clock: Clock; logger: Logger; tickMs: number },
-  ) {}
+  constructor(private readonly deps: { clock: Clock; logger: Logger; tickMs: number }) {}
 
   register(step: ReconcilerStep): void {
     this.steps.push(step);

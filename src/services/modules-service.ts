@@ -98,7 +98,10 @@ export class ModulesService {
           check.reason === 'same_state'
             ? `${label} is already ${input.to}`
             : `${label} cannot go from ${current.lifecycleState} to ${input.to}; legal next states: ${legal}`,
-          { hint: `promote one step at a time: ${current.lifecycleState} → ${legal}`, details: { legal_next_states: check.legal } },
+          {
+            hint: `promote one step at a time: ${current.lifecycleState} → ${legal}`,
+            details: { legal_next_states: check.legal },
+          },
         );
       }
       requireRole(caller, check.requiredRole, `moving ${label} from ${current.lifecycleState} to ${input.to}`);
@@ -126,7 +129,10 @@ export class ModulesService {
 
   async listModules(opts: { limit: number; cursor?: string }): Promise<Page<ModuleSummaryRow>> {
     const afterName = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, ['name']).name;
-    const rows = await listModules(this.deps.db, { limit: opts.limit, ...(afterName === undefined ? {} : { afterName }) });
+    const rows = await listModules(this.deps.db, {
+      limit: opts.limit,
+      ...(afterName === undefined ? {} : { afterName }),
+    });
     return toPage(rows, opts.limit, (m) => ({ name: m.name }));
   }
 
@@ -182,7 +188,9 @@ export class ModulesService {
       if (moduleRef !== undefined) {
         const module = await this.resolveModule(db, moduleRef);
         if (module.id !== found.moduleId) {
-          throw new InvalidInputError(`version ${versionRef} belongs to module ${found.moduleName}, not ${module.name}`);
+          throw new InvalidInputError(
+            `version ${versionRef} belongs to module ${found.moduleName}, not ${module.name}`,
+          );
         }
       }
       return found;

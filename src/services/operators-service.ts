@@ -76,7 +76,11 @@ export class OperatorsService {
     }
     await appendEvent(
       trx,
-      { kind: 'operator.created', actor, payload: { operator_id: operator.id, name: operator.name, role: operator.role } },
+      {
+        kind: 'operator.created',
+        actor,
+        payload: { operator_id: operator.id, name: operator.name, role: operator.role },
+      },
       now,
     );
     return { operator, token };

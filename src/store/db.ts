@@ -14,8 +14,7 @@ import { acquireFolderLock } from './folder-lock.js';
 export type StoreKind = 'postgres' | 'pglite';
 
 export type StoreLocation =
-  | { kind: 'postgres'; url: string }
-  | { kind: 'pglite'; dataDir: string | null /* null: in memory */ };
+  { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null /* null: in memory */ };
 
 export interface Store {
   db: Kysely<Database>;

@@ -98,7 +98,8 @@ function reclaimStale(file: string, seen: LockOwner | null): void {
   }
   try {
     const current = readOwner(file);
-    const same = current === null || (seen !== null && current.pid === seen.pid && current.acquiredAt === seen.acquiredAt);
+    const same =
+      current === null || (seen !== null && current.pid === seen.pid && current.acquiredAt === seen.acquiredAt);
     if (same && (current === null || !isAlive(current))) fs.rmSync(file, { force: true });
   } finally {
     fs.rmSync(guard, { recursive: true, force: true });

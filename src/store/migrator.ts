@@ -15,7 +15,9 @@ class FolderMigrationProvider implements MigrationProvider {
     const files = (await fs.readdir(this.folder)).filter((f) => /^\d{14}_[a-z0-9_]+\.(ts|js)$/.test(f)).sort();
     const out: Record<string, Migration> = {};
     for (const file of files) {
-      out[file.replace(/\.(ts|js)$/, '')] = (await import(pathToFileURL(path.join(this.folder, file)).href)) as Migration;
+      out[file.replace(/\.(ts|js)$/, '')] = (await import(
+        pathToFileURL(path.join(this.folder, file)).href
+      )) as Migration;
     }
     return out;
   }

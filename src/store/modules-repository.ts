@@ -42,7 +42,9 @@ export async function upsertModule(db: Db, name: string, createdBy: string, at: 
     .values({ name, created_by: createdBy, created_at: at })
     .onConflict((oc) => oc.column('name').doNothing())
     .execute();
-  return toModule(await db.selectFrom('modules').select(MODULE_COLUMNS).where('name', '=', name).executeTakeFirstOrThrow());
+  return toModule(
+    await db.selectFrom('modules').select(MODULE_COLUMNS).where('name', '=', name).executeTakeFirstOrThrow(),
+  );
 }
 
 export async function findModule(db: Db, by: { id: string } | { name: string }): Promise<Module | null> {
@@ -63,7 +65,11 @@ export async function listModules(db: Db, opts: { limit: number; afterName?: str
     .selectFrom('modules as m')
     .select(['m.id', 'm.name', 'm.created_by', 'm.created_at'])
     .select((eb) => [
-      eb.selectFrom('module_versions as v').whereRef('v.module_id', '=', 'm.id').select(eb.fn.countAll<string>().as('n')).as('version_count'),
+      eb
+        .selectFrom('module_versions as v')
+        .whereRef('v.module_id', '=', 'm.id')
+        .select(eb.fn.countAll<string>().as('n'))
+        .as('version_count'),
       eb
         .selectFrom('module_versions as v')
         .whereRef('v.module_id', '=', 'm.id')
@@ -77,7 +83,11 @@ export async function listModules(db: Db, opts: { limit: number; afterName?: str
     .limit(opts.limit + 1);
   if (opts.afterName !== undefined) q = q.where('m.name', '>', opts.afterName);
   const rows = await q.execute();
-  return rows.map((r) => ({ ...toModule(r), versionCount: Number(r.version_count ?? 0), latestVersion: r.latest_version ?? null }));
+  return rows.map((r) => ({
+    ...toModule(r),
+    versionCount: Number(r.version_count ?? 0),
+    latestVersion: r.latest_version ?? null,
+  }));
 }
 
 function versionQuery(db: Db) {
@@ -132,7 +142,10 @@ export async function findVersion(
   opts: { forUpdate?: boolean } = {},
 ): Promise<ModuleVersion | null> {
   let q = versionQuery(db);
-  q = 'id' in by ? q.where('v.id', '=', by.id) : q.where('v.module_id', '=', by.moduleId).where('v.version', '=', by.version);
+  q =
+    'id' in by
+      ? q.where('v.id', '=', by.id)
+      : q.where('v.module_id', '=', by.moduleId).where('v.version', '=', by.version);
   if (opts.forUpdate === true) q = q.forUpdate('v');
   const row = await q.executeTakeFirst();
   return row === undefined ? null : toVersion(row);
@@ -162,5 +175,9 @@ export async function listVersions(
 }
 
 export async function setVersionLifecycle(db: Db, id: string, state: LifecycleState, at: Date): Promise<void> {
-  await db.updateTable('module_versions').set({ lifecycle_state: state, updated_at: at }).where('id', '=', id).execute();
+  await db
+    .updateTable('module_versions')
+    .set({ lifecycle_state: state, updated_at: at })
+    .where('id', '=', id)
+    .execute();
 }

@@ -60,7 +60,10 @@ export async function findOperatorByName(db: Db, name: string): Promise<Operator
 }
 
 export async function countOperators(db: Db): Promise<number> {
-  const row = await db.selectFrom('operators').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('operators')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -69,7 +72,11 @@ export async function listOperators(
   db: Db,
   opts: { limit: number; afterName?: string; includeRevoked: boolean },
 ): Promise<Operator[]> {
-  let q = db.selectFrom('operators').select(COLUMNS).orderBy('name').limit(opts.limit + 1);
+  let q = db
+    .selectFrom('operators')
+    .select(COLUMNS)
+    .orderBy('name')
+    .limit(opts.limit + 1);
   if (opts.afterName !== undefined) q = q.where('name', '>', opts.afterName);
   if (!opts.includeRevoked) q = q.where('revoked_at', 'is', null);
   return (await q.execute()).map(toOperator);
