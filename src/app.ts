@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { TOOLS } from '../tools/index.js';
 import type { ServeConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { agentRoutes } from './agents/routes.js';
 import { mcpRoute } from './http/mcp-route.js';
 import { sendJson } from './http/io.js';
 import { startHttpListener, type HttpListener, type Route } from './http/server.js';
@@ -15,6 +16,8 @@ import { Reconciler } from './scheduler/reconciler.js';
 import type { ServiceDeps } from './services/context.js';
 import { EventsService } from './services/events-service.js';
 import type { Services } from './services/index.js';
+import { FleetService } from './services/fleet-service.js';
+import { HeartbeatIngestor } from './services/heartbeat-ingestor.js';
 import { ModulesService } from './services/modules-service.js';
 import { OperatorsService, type CreatedOperator } from './services/operators-service.js';
 import { PlatformService } from './services/platform-service.js';
@@ -27,6 +30,8 @@ export type AppConfig = Pick<
   'host' | 'port' | 'name' | 'region' | 'tickMs' | 'databaseUrl' | 'allowedOrigins'
 > & {
   logLevel?: ServeConfig['logLevel'];
+  /** Default 15000. */
+  agentHeartbeatMs?: number;
 };
 
 export interface AppOverrides {
@@ -68,9 +73,14 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const deps: ServiceDeps = { db: store.db, clock, logger };
     const reconciler = new Reconciler({ clock, logger: logger.child({ module: 'reconciler' }), tickMs: config.tickMs });
     const operators = new OperatorsService(deps);
+    const modules = new ModulesService(deps);
+    const fleet = new FleetService(deps, modules, config.agentHeartbeatMs ?? 15_000);
+    const ingestor = new HeartbeatIngestor(deps);
+    reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     const services: Services = {
       operators,
-      modules: new ModulesService(deps),
+      modules,
+      fleet,
       events: new EventsService(deps),
       platform: new PlatformService(
         deps,
@@ -99,6 +109,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
             sendJson(res, storeUp ? 200 : 503, { status: storeUp ? 'ok' : 'degraded', store: storeUp ? 'up' : 'down' });
           },
         },
+        agentRoutes({ fleet, ingestor, logger: logger.child({ module: 'agents' }) }),
         mcpRoute(mcpDeps, () => ({
           host: config.host,
           port: http?.port ?? config.port,
@@ -122,6 +133,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       async close() {
         await reconciler.stop();
         await http?.close();
+        await ingestor.drain();
         if (ownsStore) await store.close();
       },
     };

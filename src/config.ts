@@ -43,6 +43,12 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(10).max(3_600_000).default(5000),
     describe: 'reconciler interval in ms',
   },
+  agentHeartbeatMs: {
+    flag: 'agent-heartbeat-ms',
+    env: 'FLOTILLA_AGENT_HEARTBEAT_MS',
+    schema: z.coerce.number().int().min(100).max(3_600_000).default(15000),
+    describe: 'heartbeat interval agents are told to keep; 3 missed make an instance stale',
+  },
   databaseUrl: {
     flag: 'database-url',
     env: 'DATABASE_URL',
@@ -86,6 +92,7 @@ export interface ServeConfig {
   name: string;
   region: string | undefined;
   tickMs: number;
+  agentHeartbeatMs: number;
   databaseUrl: string | undefined;
   logLevel: z.infer<typeof logLevel>;
   allowedOrigins: string[];

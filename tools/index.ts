@@ -1,6 +1,13 @@
 // The tool catalog: every MCP tool Flotilla serves, one file each, file name = tool name in kebab-case.
 import type { AnyTool } from '../src/mcp/define-tool.js';
+import assignModuleVersion from './assign-module-version.js';
+import createEnrollmentToken from './create-enrollment-token.js';
 import createOperator from './create-operator.js';
+import driftReport from './drift-report.js';
+import getInstance from './get-instance.js';
+import listInstances from './list-instances.js';
+import revokeEnrollmentToken from './revoke-enrollment-token.js';
+import terminateInstance from './terminate-instance.js';
 import getPlatformInfo from './get-platform-info.js';
 import listModuleVersions from './list-module-versions.js';
 import listModules from './list-modules.js';
@@ -20,4 +27,11 @@ export const TOOLS: readonly AnyTool[] = [
   listModules,
   listModuleVersions,
   recentEvents,
+  createEnrollmentToken,
+  revokeEnrollmentToken,
+  listInstances,
+  getInstance,
+  driftReport,
+  assignModuleVersion,
+  terminateInstance,
 ];

@@ -17,6 +17,7 @@ Options (flag / environment, default):
   --name NAME          FLOTILLA_NAME      this host's name
   --region REGION      FLOTILLA_REGION    (none)
   --tick-ms MS         FLOTILLA_TICK_MS   5000 (reconciler interval)
+  --agent-heartbeat-ms MS  FLOTILLA_AGENT_HEARTBEAT_MS  15000 (agents' heartbeat interval; 3 missed = stale)
   --database-url URL   DATABASE_URL       pglite://./.flotilla/data (postgres://… for production)
   --log-level LEVEL    LOG_LEVEL          info
   --allowed-origins L  FLOTILLA_ALLOWED_ORIGINS  extra Origin/Host values for /mcp, comma separated
@@ -36,6 +37,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       name: { type: 'string' },
       region: { type: 'string' },
       'tick-ms': { type: 'string' },
+      'agent-heartbeat-ms': { type: 'string' },
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'allowed-origins': { type: 'string' },
@@ -50,7 +52,18 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const config = resolveSettings(
-    ['port', 'host', 'name', 'region', 'tickMs', 'databaseUrl', 'logLevel', 'allowedOrigins', 'operator'] as const,
+    [
+      'port',
+      'host',
+      'name',
+      'region',
+      'tickMs',
+      'agentHeartbeatMs',
+      'databaseUrl',
+      'logLevel',
+      'allowedOrigins',
+      'operator',
+    ] as const,
     values,
     process.env,
   );
@@ -60,13 +73,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
   const app = await createApp(config, { logger, http: !(stdio && values['no-http'] === true) });
 
-  tell(`Flotilla platform "${config.name}" (${app.platformId}) on ${app.store.describe}`);
-  if (app.http !== null) tell(`MCP listening at ${app.http.url}/mcp  (health: ${app.http.url}/healthz)`);
-  if (app.bootstrap !== null) {
-    tell(`Bootstrap admin "${app.bootstrap.operator.name}" created. Its token, shown only this once:`);
-    tell(`  ${app.bootstrap.token}`);
-  }
-
+  // Before anything is printed: a supervisor may stop us as soon as it reads the listening line.
   let closing: Promise<void> | null = null;
   const shutdown = (): Promise<void> => (closing ??= app.close());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -75,9 +82,23 @@ export async function serveCommand(argv: string[]): Promise<number> {
       void shutdown().then(() => process.exit(0));
     });
   }
+
+  tell(`Flotilla platform "${config.name}" (${app.platformId}) on ${app.store.describe}`);
+  if (app.http !== null) tell(`MCP listening at ${app.http.url}/mcp  (health: ${app.http.url}/healthz)`);
+  if (app.bootstrap !== null) {
+    tell(`Bootstrap admin "${app.bootstrap.operator.name}" created. Its token, shown only this once:`);
+    tell(`  ${app.bootstrap.token}`);
+  }
+
   if (stdio) {
     const operator = config.operator ?? BOOTSTRAP_ADMIN;
-    await app.services.operators.callerByName(operator); // fail fast on a wrong FLOTILLA_OPERATOR
+    try {
+      await app.services.operators.callerByName(operator); // fail fast on a wrong FLOTILLA_OPERATOR
+    } catch (err) {
+      // An open store (PGlite above all) keeps the process alive: close it so the exit code is seen.
+      await shutdown();
+      throw err;
+    }
     await serveStdio(app.createMcpServer(() => app.services.operators.callerByName(operator)));
     await shutdown();
     return 0;

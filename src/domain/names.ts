@@ -24,3 +24,22 @@ export const uuidSchema = z.uuid();
 export function isUuid(value: string): boolean {
   return uuidSchema.safeParse(value).success;
 }
+
+export const groupNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "_" or "-", 1–63 characters');
+
+export const instanceNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" or "-", 1–128 characters');
+
+export const labelsSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, 'label keys: letters, digits, ".", "_", "/", "-"'),
+    z.string().max(256),
+  )
+  .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
+
+export const regionSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-", e.g. eu-west-1');

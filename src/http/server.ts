@@ -3,6 +3,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { ConflictError, InvalidInputError } from '../errors.js';
 import { sendJson } from './io.js';
 
 export interface Route {
@@ -19,6 +20,30 @@ export interface HttpListener {
 
 function matches(route: Route, pathname: string): boolean {
   return route.path.endsWith('/') ? pathname.startsWith(route.path) : pathname === route.path;
+}
+
+/** A port or address that cannot be bound is a setting to change: said in one line, not a stack. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const options = { cause: err, details: { host, port } };
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ConflictError(`port ${port} on ${host} is already in use`, {
+        ...options,
+        hint: 'stop what holds it, or pick another port with --port / FLOTILLA_PORT (0 picks a free one)',
+      });
+    case 'EACCES':
+      return new InvalidInputError(`not allowed to listen on port ${port} on ${host}`, {
+        ...options,
+        hint: 'pick a port above 1023 with --port / FLOTILLA_PORT (0 picks a free one)',
+      });
+    case 'EADDRNOTAVAIL':
+      return new InvalidInputError(`cannot listen on ${host}: no such address on this machine`, {
+        ...options,
+        hint: 'pick a local address with --host / FLOTILLA_HOST (127.0.0.1 or 0.0.0.0)',
+      });
+    default:
+      return err;
+  }
 }
 
 export async function startHttpListener(opts: {
@@ -43,9 +68,10 @@ export async function startHttpListener(opts: {
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refused = (err: NodeJS.ErrnoException): void => reject(listenError(err, opts.host, opts.port));
+    server.once('error', refused);
     server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
+      server.off('error', refused);
       resolve();
     });
   });

@@ -15,6 +15,18 @@ export async function handleMcpHttp(
   caller: Caller,
   deps: McpHttpDeps,
 ): Promise<void> {
+  if (req.method !== 'POST') {
+    // Stateless: no standalone GET stream to offer (it would stay open with nothing ever sent on it, and
+    // keep the client's process alive), no session to DELETE. 405 tells an SDK client to go without.
+    const text = JSON.stringify({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: `${req.method ?? 'this method'} is not allowed: this server is stateless, POST only` },
+    });
+    res.writeHead(405, { allow: 'POST', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return;
+  }
   const server = createMcpServer({ ...deps, resolveCaller: () => Promise.resolve(caller) });
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
   res.on('close', () => {

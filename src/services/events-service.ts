@@ -4,12 +4,19 @@ import type { FlotillaEvent } from '../domain/types.js';
 import { listRecentEvents } from '../store/events-repository.js';
 import type { ServiceDeps } from './context.js';
 
+/** Event ids are Postgres bigints: a cursor id above this would make the query fail, not page. */
+const MAX_EVENT_ID = 2n ** 63n - 1n;
+
+function isEventId(id: string): boolean {
+  return /^\d{1,19}$/.test(id) && BigInt(id) <= MAX_EVENT_ID;
+}
+
 export class EventsService {
   constructor(private readonly deps: ServiceDeps) {}
 
   async recent(opts: { kindPrefix: string; limit: number; cursor?: string }): Promise<Page<FlotillaEvent>> {
     const beforeId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, ['id']).id;
-    if (beforeId !== undefined && !/^\d{1,19}$/.test(beforeId)) decodeCursor('', ['id']); // throws the cursor error
+    if (beforeId !== undefined && !isEventId(beforeId)) decodeCursor('', ['id']); // throws the cursor error
     const rows = await listRecentEvents(this.deps.db, {
       prefix: opts.kindPrefix,
       limit: opts.limit,

@@ -72,6 +72,11 @@ function openPostgres(url: string, options: OpenStoreOptions): Store {
   // An idle client whose backend dies emits here; without a listener the process would crash.
   // The pool drops that client and the next checkout opens a fresh connection.
   pool.on('error', (err) => options.logger.warn({ err: { message: err.message } }, 'postgres connection lost'));
+  // A client whose backend dies while checked out emits 'error' on itself, where the pool does not
+  // listen: unheard, that crashes the process. Its query already fails with the error, so only note it.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => options.logger.debug({ err: { message: err.message } }, 'postgres connection lost')),
+  );
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', describe: redactUrl(url), close: () => db.destroy() };
 }
