@@ -1,4 +1,5 @@
 // The `flotilla` command: dispatches to subcommands and turns errors into one line and an exit code.
+import { agentsCommand } from './cli/agents-command.js';
 import { clientCommand, CLIENT_HELP } from './cli/client-commands.js';
 import { sayErr, say } from './cli/output.js';
 import { serveCommand, SERVE_HELP } from './cli/serve.js';
@@ -13,6 +14,7 @@ Commands:
   operators    add | list | revoke operators (prints a new token once)
   tools        list a running platform's tools (over HTTP, as an operator)
   call         call one tool on a running platform (over HTTP, as an operator)
+  agents       run N simulated agents against a platform (enroll, heartbeat, apply versions)
 
 Run flotilla <command> --help for the options of each.
 ${SERVE_HELP.split('\n')[0]}
@@ -30,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return migrateCommand(rest);
     case 'operators':
       return operatorsCommand(rest);
+    case 'agents':
+      return agentsCommand(rest);
     case 'tools':
     case 'call':
       return clientCommand(command, rest);

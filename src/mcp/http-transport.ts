@@ -21,9 +21,16 @@ export async function handleMcpHttp(
     const text = JSON.stringify({
       jsonrpc: '2.0',
       id: null,
-      error: { code: -32000, message: `${req.method ?? 'this method'} is not allowed: this server is stateless, POST only` },
+      error: {
+        code: -32000,
+        message: `${req.method ?? 'this method'} is not allowed: this server is stateless, POST only`,
+      },
     });
-    res.writeHead(405, { allow: 'POST', 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(405, {
+      allow: 'POST',
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
     return;
   }
