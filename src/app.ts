@@ -16,7 +16,13 @@ import { Reconciler } from './scheduler/reconciler.js';
 import type { ServiceDeps } from './services/context.js';
 import { EventsService } from './services/events-service.js';
 import type { Services } from './services/index.js';
+import { ApprovalsService } from './services/approvals-service.js';
 import { FleetService } from './services/fleet-service.js';
+import { LearningsService } from './services/learnings-service.js';
+import { PoliciesService } from './services/policies-service.js';
+import { RolloutsService } from './services/rollouts-service.js';
+import { SkillsService } from './services/skills-service.js';
+import { RolloutRunner } from './scheduler/rollout-runner.js';
 import { HeartbeatIngestor } from './services/heartbeat-ingestor.js';
 import { ModulesService } from './services/modules-service.js';
 import { OperatorsService, type CreatedOperator } from './services/operators-service.js';
@@ -52,6 +58,8 @@ export interface App {
   store: Store;
   tools: readonly AnyTool[];
   reconciler: Reconciler;
+  /** Batches agent heartbeats; its counters show how many statements wrote how many heartbeats. */
+  ingestor: HeartbeatIngestor;
   logger: Logger;
   platformId: string;
   /** The bootstrap admin created by this start, if the store was empty: its token is shown once. */
@@ -76,11 +84,23 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const modules = new ModulesService(deps);
     const fleet = new FleetService(deps, modules, config.agentHeartbeatMs ?? 15_000);
     const ingestor = new HeartbeatIngestor(deps);
+    const policies = new PoliciesService(deps);
+    const learnings = new LearningsService(deps);
+    const rollouts = new RolloutsService(deps, fleet, modules, policies, learnings);
+    const approvals = new ApprovalsService(deps, rollouts);
+    const runner = new RolloutRunner({ db: store.db, logger: logger.child({ module: 'rollouts' }), policies });
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
+    reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
+    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
     const services: Services = {
       operators,
       modules,
       fleet,
+      policies,
+      approvals,
+      rollouts,
+      learnings,
+      skills: new SkillsService(rollouts),
       events: new EventsService(deps),
       platform: new PlatformService(
         deps,
@@ -125,6 +145,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       store,
       tools,
       reconciler,
+      ingestor,
       logger,
       platformId: platformRow.id,
       bootstrap,

@@ -1,5 +1,10 @@
 // The services a tool or HTTP handler may call, gathered for injection.
+import type { ApprovalsService } from './approvals-service.js';
 import type { EventsService } from './events-service.js';
+import type { LearningsService } from './learnings-service.js';
+import type { PoliciesService } from './policies-service.js';
+import type { RolloutsService } from './rollouts-service.js';
+import type { SkillsService } from './skills-service.js';
 import type { FleetService } from './fleet-service.js';
 import type { ModulesService } from './modules-service.js';
 import type { OperatorsService } from './operators-service.js';
@@ -11,4 +16,9 @@ export interface Services {
   events: EventsService;
   platform: PlatformService;
   fleet: FleetService;
+  policies: PoliciesService;
+  approvals: ApprovalsService;
+  rollouts: RolloutsService;
+  learnings: LearningsService;
+  skills: SkillsService;
 }

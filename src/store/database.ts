@@ -111,7 +111,111 @@ export interface InstanceEffectiveVersionsView {
   digest: string;
 }
 
+export interface InterventionPoliciesTable {
+  action: string;
+  mode: string;
+  four_eyes: boolean;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+type Json<T> = ColumnType<T, string, string>;
+
+export interface ApprovalRequestsTable {
+  id: Generated<string>;
+  kind: string;
+  subject_type: string;
+  subject_id: string;
+  summary: Json<Record<string, unknown>>;
+  options: Json<string[]>;
+  action: string;
+  four_eyes: boolean;
+  requested_by: string;
+  status: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  decided_by: string | null;
+  decided_at: Timestamp | null;
+  decision: string | null;
+  chosen_option: string | null;
+  reason: string | null;
+  edits: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  superseded_by: string | null;
+}
+
+export interface RolloutsTable {
+  id: Generated<string>;
+  group_id: string;
+  module_id: string;
+  target_version_id: string;
+  strategy: Json<Record<string, unknown>>;
+  max_consecutive_failures: number;
+  health_timeout_sec: number;
+  max_failure_pct: ColumnType<string | null, number | null, number | null>;
+  min_sample: number | null;
+  soak_sec: number;
+  state: string;
+  total_instances: number;
+  batch_count: number;
+  current_batch: Generated<number>;
+  consecutive_failures: Generated<number>;
+  failure_run_ids: ColumnType<string[], string | undefined, string>;
+  healthy_total: Generated<number>;
+  failed_total: Generated<number>;
+  breaker_trips: Generated<number>;
+  next_batch_at: Timestamp | null;
+  requested_by: string;
+  approval_request_id: string | null;
+  federation_rollout_ref: string | null;
+  reason: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface RolloutBatchesTable {
+  rollout_id: string;
+  batch_index: number;
+  phase: string;
+  instance_count: number;
+  healthy_count: Generated<number>;
+  failed_count: Generated<number>;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+}
+
+export interface RolloutTargetsTable {
+  rollout_id: string;
+  instance_id: string;
+  batch_index: number;
+  position: number;
+  state: string;
+  previous_version_id: string | null;
+  previous_override: Generated<boolean>;
+  started_at: Timestamp | null;
+  deadline_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  outcome_reason: string | null;
+}
+
+export interface LearningsTable {
+  id: Generated<string>;
+  title: string;
+  category: string;
+  content: string;
+  tags: ColumnType<string[], string[], string[]>;
+  created_by: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
+  intervention_policies: InterventionPoliciesTable;
+  approval_requests: ApprovalRequestsTable;
+  rollouts: RolloutsTable;
+  rollout_batches: RolloutBatchesTable;
+  rollout_targets: RolloutTargetsTable;
+  learnings: LearningsTable;
   instance_effective_versions: InstanceEffectiveVersionsView;
   groups: GroupsTable;
   enrollment_tokens: EnrollmentTokensTable;

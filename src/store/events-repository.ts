@@ -72,3 +72,15 @@ export async function listRecentEvents(
 function toEvent(r: EventRow): FlotillaEvent {
   return { id: r.id, kind: r.kind, at: r.at, actor: r.actor, payload: r.payload };
 }
+
+/** Appends several events in one statement (kinds registered too); a no-op for an empty list. */
+export async function appendEvents(db: Db, events: readonly NewEvent[], at: Date): Promise<void> {
+  if (events.length === 0) return;
+  const kinds = [...new Set(events.map((e) => e.kind))];
+  await sql`
+    WITH kinds AS (INSERT INTO event_kinds (kind) SELECT unnest(${kinds}::text[]) ON CONFLICT DO NOTHING)
+    INSERT INTO events (kind, at, actor, payload)
+    SELECT k, ${at}, a, p FROM unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => e.actor)}::text[],
+                                     ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]) WITH ORDINALITY AS x(k, a, p, ord)
+    ORDER BY ord`.execute(db);
+}

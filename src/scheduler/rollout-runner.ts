@@ -1,0 +1,243 @@
+// The rollout runner: on every reconciler tick, claims rollouts with work (SKIP LOCKED, so replicas
+// never run the same step) and advances each one step in one transaction — judge health, feed the
+// circuit breaker, complete and start batches, roll back. A crash loses nothing: state is the rows.
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { applyOutcomes, type BreakerState } from '../domain/breaker.js';
+import type { Rollout } from '../domain/rollout.js';
+import { ROLLING_UPGRADE_ACTION } from '../domain/approvals.js';
+import { appendEvents } from '../store/events-repository.js';
+import type { Database } from '../store/database.js';
+import type { Db } from '../store/executor.js';
+import {
+  batchCounts,
+  judgeRollingBack,
+  judgeUpgrading,
+  promoteBaseline,
+  setBatchPhase,
+  startBatch,
+} from '../store/rollout-targets-repository.js';
+import { claimRollout, updateRollout } from '../store/rollouts-repository.js';
+import { openContinuationApproval, transitionRollout } from '../services/rollout-transitions.js';
+import type { PoliciesService } from '../services/policies-service.js';
+
+const ACTOR = 'reconciler';
+/** Rollouts advanced per tick; the rest wait for the next tick. */
+const MAX_PER_TICK = 50;
+
+export class RolloutRunner {
+  constructor(private readonly deps: { db: Kysely<Database>; logger: Logger; policies: PoliciesService }) {}
+
+  /** Advances every rollout with work once; returns how many were advanced. */
+  async tick(now: Date): Promise<number> {
+    const done: string[] = [];
+    while (done.length < MAX_PER_TICK) {
+      const id = await this.deps.db.transaction().execute(async (trx) => {
+        const rollout = await claimRollout(trx, done);
+        if (rollout === null) return null;
+        await this.advance(trx, rollout, now);
+        return rollout.id;
+      });
+      if (id === null) break;
+      done.push(id);
+    }
+    return done.length;
+  }
+
+  /** One step of one locked rollout. */
+  async advance(trx: Db, r: Rollout, now: Date): Promise<void> {
+    if (r.state === 'rolling_back') return this.advanceRollback(trx, r, now);
+    const outcomes = await judgeUpgrading(trx, {
+      rolloutId: r.id,
+      moduleName: r.moduleName,
+      targetDigest: r.targetDigest,
+      now,
+    });
+    await appendEvents(
+      trx,
+      outcomes.map((o) => ({
+        kind: 'module.upgrade.instance_health_check',
+        actor: ACTOR,
+        payload: {
+          rollout_id: r.id,
+          instance_id: o.instanceId,
+          batch_index: o.batchIndex,
+          healthy: o.healthy,
+          reason: o.reason,
+        },
+      })),
+      now,
+    );
+    const before: BreakerState = {
+      consecutive: r.consecutiveFailures,
+      runIds: r.failureRunIds,
+      healthyTotal: r.healthyTotal,
+      failedTotal: r.failedTotal,
+    };
+    const { state: breaker, trip } = applyOutcomes(
+      before,
+      outcomes,
+      {
+        maxConsecutiveFailures: r.maxConsecutiveFailures,
+        maxFailurePct: r.maxFailurePct,
+        minSample: r.minSample ?? (r.maxFailurePct === null ? null : 10),
+      },
+      r.state === 'running',
+    );
+    const counters = {
+      consecutiveFailures: breaker.consecutive,
+      failureRunIds: breaker.runIds.slice(-100),
+      healthyTotal: breaker.healthyTotal,
+      failedTotal: breaker.failedTotal,
+    };
+    if (trip !== null) {
+      const policy = await this.deps.policies.get(ROLLING_UPGRADE_ACTION, trx);
+      const approval = await openContinuationApproval(
+        trx,
+        r,
+        { batchIndex: r.currentBatch, ...trip },
+        policy.fourEyes,
+        now,
+      );
+      await transitionRollout(trx, r, 'trip', {
+        actor: ACTOR,
+        kind: 'circuit_breaker_tripped',
+        payload: {
+          batch_index: r.currentBatch,
+          failed_instance_ids: trip.failedInstanceIds,
+          reason: trip.reason,
+          approval_request_id: approval.id,
+        },
+        patch: { ...counters, breakerTrips: r.breakerTrips + 1, approvalRequestId: approval.id },
+        now,
+      });
+      return;
+    }
+    if (r.state !== 'running') {
+      if (outcomes.length > 0) await updateRollout(trx, r.id, counters, now);
+      return;
+    }
+    await this.advanceBatches(trx, { ...r, ...counters }, now);
+  }
+
+  private async advanceBatches(trx: Db, r: Rollout, now: Date): Promise<void> {
+    let nextBatchAt = r.nextBatchAt;
+    if (r.currentBatch >= 0) {
+      const counts = await batchCounts(trx, r.id, r.currentBatch);
+      if (counts.pending + counts.upgrading > 0) {
+        await updateRollout(trx, r.id, pick(r), now);
+        return;
+      }
+      if (nextBatchAt === null) {
+        await setBatchPhase(trx, {
+          rolloutId: r.id,
+          batchIndex: r.currentBatch,
+          phase: 'completed',
+          healthy: counts.healthy,
+          failed: counts.failed,
+          at: now,
+        });
+        await appendEvents(
+          trx,
+          [
+            {
+              kind: 'module.upgrade.batch_completed',
+              actor: ACTOR,
+              payload: {
+                rollout_id: r.id,
+                batch_index: r.currentBatch,
+                healthy_count: counts.healthy,
+                failed_count: counts.failed,
+                skipped_count: counts.skipped,
+              },
+            },
+          ],
+          now,
+        );
+        if (r.soakSec > 0 && r.currentBatch + 1 < r.batchCount) {
+          nextBatchAt = new Date(now.getTime() + r.soakSec * 1000);
+          await updateRollout(trx, r.id, { ...pick(r), nextBatchAt }, now);
+          return;
+        }
+      }
+    }
+    if (nextBatchAt !== null && now.getTime() < nextBatchAt.getTime()) {
+      await updateRollout(trx, r.id, pick(r), now);
+      return;
+    }
+    const next = r.currentBatch + 1;
+    if (next >= r.batchCount) {
+      await promoteBaseline(trx, {
+        rolloutId: r.id,
+        groupId: r.groupId,
+        moduleId: r.moduleId,
+        targetVersionId: r.targetVersionId,
+        actor: ACTOR,
+        now,
+      });
+      await transitionRollout(trx, r, 'complete', {
+        actor: ACTOR,
+        kind: 'completed',
+        payload: { healthy_total: r.healthyTotal, failed_total: r.failedTotal, batch_count: r.batchCount },
+        patch: pick(r),
+        now,
+      });
+      return;
+    }
+    const started = await startBatch(trx, {
+      rolloutId: r.id,
+      batchIndex: next,
+      moduleId: r.moduleId,
+      targetVersionId: r.targetVersionId,
+      targetVersion: r.targetVersion,
+      healthTimeoutSec: r.healthTimeoutSec,
+      actor: ACTOR,
+      now,
+    });
+    await appendEvents(
+      trx,
+      [
+        {
+          kind: 'module.upgrade.batch_started',
+          actor: ACTOR,
+          payload: { rollout_id: r.id, batch_index: next, instance_count: started },
+        },
+      ],
+      now,
+    );
+    await updateRollout(trx, r.id, { ...pick(r), currentBatch: next, nextBatchAt: null }, now);
+  }
+
+  private async advanceRollback(trx: Db, r: Rollout, now: Date): Promise<void> {
+    const { remaining } = await judgeRollingBack(trx, { rolloutId: r.id, moduleName: r.moduleName, now });
+    if (remaining > 0) return;
+    const unconfirmed = await trx
+      .selectFrom('rollout_targets')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('rollout_id', '=', r.id)
+      .where('state', '=', 'failed')
+      .where('outcome_reason', 'like', 'rollback%')
+      .executeTakeFirstOrThrow();
+    const failedCount = Number(unconfirmed.n);
+    if (failedCount > 0) {
+      await transitionRollout(trx, r, 'fail', {
+        actor: ACTOR,
+        kind: 'rollback_failed',
+        payload: { unconfirmed_count: failedCount },
+        patch: { reason: `${failedCount} instance(s) did not confirm their previous version` },
+        now,
+      });
+      return;
+    }
+    await transitionRollout(trx, r, 'rolled_back', { actor: ACTOR, kind: 'rolled_back', payload: {}, now });
+  }
+}
+
+function pick(r: Rollout) {
+  return {
+    consecutiveFailures: r.consecutiveFailures,
+    failureRunIds: r.failureRunIds,
+    healthyTotal: r.healthyTotal,
+    failedTotal: r.failedTotal,
+  };
+}

@@ -1,0 +1,397 @@
+// Rolling upgrades: planning (execute_skill), reading rollouts, and operator controls. Nothing here
+// waits for instances: the runner advances rollouts on reconciler ticks.
+import { APPROVAL_TTL_MS, ROLLING_UPGRADE_ACTION, type PolicyMode } from '../domain/approvals.js';
+import { DEPLOYABLE_STATES } from '../domain/lifecycle.js';
+import type { GroupRef } from '../domain/fleet.js';
+import { isUuid } from '../domain/names.js';
+import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import type { Rollout, RolloutBatch } from '../domain/rollout.js';
+import type { RolloutState } from '../domain/rollout-state.js';
+import type { Caller } from '../domain/roles.js';
+import { batchSizes, batchStarts, estimatedTotalSeconds, strategyProblem, type Strategy } from '../domain/strategy.js';
+import type { Group } from '../domain/fleet.js';
+import type { Module, ModuleVersion } from '../domain/types.js';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import { insertApproval, supersedeApprovals } from '../store/approvals-repository.js';
+import type { Db } from '../store/executor.js';
+import type { Learning } from '../store/learnings-repository.js';
+import {
+  archivedRollbackVersions,
+  countLiveInstances,
+  insertPlan,
+  listBatches,
+  listTargets,
+  previewBatches,
+  startRollback,
+  type TargetRow,
+} from '../store/rollout-targets-repository.js';
+import {
+  findActiveRollout,
+  findRollout,
+  insertRollout,
+  listRollouts,
+  updateRollout,
+} from '../store/rollouts-repository.js';
+import type { ServiceDeps } from './context.js';
+import type { FleetService } from './fleet-service.js';
+import type { LearningsService } from './learnings-service.js';
+import type { ModuleRef, ModulesService } from './modules-service.js';
+import { requireRole } from './operators-service.js';
+import type { PoliciesService } from './policies-service.js';
+import { transitionRollout } from './rollout-transitions.js';
+
+/** Ids listed per batch in plans and views; the full plan is at flotilla://rollouts/{id}. */
+export const IDS_PER_BATCH = 100;
+
+export interface PlanInput {
+  group: GroupRef;
+  module: ModuleRef;
+  targetVersionRef: string;
+  strategy: Strategy;
+  maxConsecutiveFailures: number;
+  healthTimeoutSec: number;
+  maxFailurePct: number | null;
+  minSample: number | null;
+  soakSec: number;
+  federationRolloutRef?: string | null;
+}
+
+export interface Plan {
+  rolloutId: string | null;
+  dryRun: boolean;
+  state: RolloutState | null;
+  group: Group;
+  module: Module;
+  targetVersion: ModuleVersion;
+  strategy: Strategy;
+  totalInstances: number;
+  batchSize: number;
+  batchCount: number;
+  estimatedTotalSeconds: number;
+  healthTimeoutSec: number;
+  soakSec: number;
+  circuitBreaker: { maxConsecutiveFailures: number; maxFailurePct: number | null; minSample: number | null };
+  batches: RolloutBatch[];
+  approvalRequestId: string | null;
+  policy: { mode: PolicyMode; fourEyes: boolean };
+  relatedLearnings: Learning[];
+}
+
+export class RolloutsService {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly fleet: FleetService,
+    private readonly modules: ModulesService,
+    private readonly policies: PoliciesService,
+    private readonly learnings: LearningsService,
+  ) {}
+
+  /** Plans a rolling upgrade; with dryRun nothing is written. Refusals write nothing either. */
+  async plan(caller: Caller, input: PlanInput, dryRun: boolean): Promise<Plan> {
+    requireRole(caller, 'operator', 'planning a rolling upgrade');
+    const problem = strategyProblem(input.strategy);
+    if (problem !== null) throw new InvalidInputError(problem);
+    if (input.minSample !== null && input.maxFailurePct === null) {
+      throw new InvalidInputError('min_sample only applies with max_failure_pct');
+    }
+    const group = await this.fleet.resolveGroup(input.group);
+    const module = await this.modules.resolveModule(this.deps.db, input.module);
+    const target = await this.modules.resolveVersion(input.targetVersionRef, { moduleId: module.id });
+    if (!DEPLOYABLE_STATES.includes(target.lifecycleState)) {
+      throw new ConflictError(
+        target.lifecycleState === 'archived'
+          ? `version ${target.version} of ${module.name} is archived; an upgrade or rollback needs a published, blessed or live version — unarchive it first`
+          : `version ${target.version} of ${module.name} is ${target.lifecycleState}; only published, blessed or live versions can be rolled out`,
+        {
+          hint:
+            target.lifecycleState === 'archived'
+              ? 'an admin can restore it: promote_module_version to published'
+              : 'promote it first: promote_module_version to published',
+        },
+      );
+    }
+    const policy = await this.policies.get(ROLLING_UPGRADE_ACTION);
+    if (policy.mode === 'blocked') {
+      throw new ForbiddenError(`the intervention policy ${ROLLING_UPGRADE_ACTION} is blocked`, {
+        hint: 'an admin can change it with set_intervention_policy; agent_introspect shows the policies',
+      });
+    }
+    const total = await countLiveInstances(this.deps.db, group.id);
+    if (total === 0) {
+      throw new ConflictError(`group ${group.name} has no live instances to upgrade`, {
+        hint: 'enroll agents first (create_enrollment_token), or check list_instances',
+      });
+    }
+    const active = await findActiveRollout(this.deps.db, group.id, module.id);
+    if (active !== null) throw activeConflict(module.name, group.name, active);
+
+    const sizes = batchSizes(total, input.strategy);
+    const starts = batchStarts(sizes);
+    const base = {
+      group,
+      module,
+      targetVersion: target,
+      strategy: input.strategy,
+      totalInstances: total,
+      batchSize: Math.max(...sizes),
+      batchCount: sizes.length,
+      estimatedTotalSeconds: estimatedTotalSeconds(sizes.length, input.healthTimeoutSec, input.soakSec),
+      healthTimeoutSec: input.healthTimeoutSec,
+      soakSec: input.soakSec,
+      circuitBreaker: {
+        maxConsecutiveFailures: input.maxConsecutiveFailures,
+        maxFailurePct: input.maxFailurePct,
+        minSample: input.minSample,
+      },
+      policy: { mode: policy.mode, fourEyes: policy.fourEyes },
+      relatedLearnings: await this.learnings.relatedTo(module.name),
+    };
+    if (dryRun) {
+      const preview = await previewBatches(this.deps.db, group.id, starts, IDS_PER_BATCH);
+      return {
+        ...base,
+        rolloutId: null,
+        dryRun: true,
+        state: null,
+        approvalRequestId: null,
+        batches: sizes.map((size, index) => ({
+          index,
+          phase: 'pending',
+          instanceCount: size,
+          healthyCount: 0,
+          failedCount: 0,
+          startedAt: null,
+          completedAt: null,
+          instanceIds: preview.get(index) ?? [],
+        })),
+      };
+    }
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const rolloutId = await insertRollout(trx, {
+        groupId: group.id,
+        moduleId: module.id,
+        targetVersionId: target.id,
+        strategy: input.strategy,
+        maxConsecutiveFailures: input.maxConsecutiveFailures,
+        healthTimeoutSec: input.healthTimeoutSec,
+        maxFailurePct: input.maxFailurePct,
+        minSample: input.minSample,
+        soakSec: input.soakSec,
+        totalInstances: total,
+        batchCount: sizes.length,
+        requestedBy: caller.name,
+        federationRolloutRef: input.federationRolloutRef ?? null,
+        at: now,
+      });
+      if (rolloutId === null) throw activeConflict(module.name, group.name, null);
+      const written = await insertPlan(trx, {
+        rolloutId,
+        groupId: group.id,
+        moduleId: module.id,
+        moduleName: module.name,
+        sizes,
+        starts,
+      });
+      if (written !== total) throw new ConflictError('the group changed while planning; plan again');
+      const rollout = (await findRollout(trx, rolloutId, { forUpdate: true }))!;
+      let approvalRequestId: string | null = null;
+      if (policy.mode === 'require_approval') {
+        const approval = await insertApproval(trx, {
+          kind: 'rollout_plan',
+          subjectType: 'rollout',
+          subjectId: rolloutId,
+          summary: planSummary(rollout),
+          options: [],
+          action: ROLLING_UPGRADE_ACTION,
+          fourEyes: policy.fourEyes,
+          requestedBy: caller.name,
+          createdAt: now,
+          expiresAt: new Date(now.getTime() + APPROVAL_TTL_MS),
+        });
+        approvalRequestId = approval.id;
+        await transitionRollout(trx, rollout, 'submit_for_approval', {
+          actor: caller.name,
+          kind: 'planned',
+          payload: { approval_request_id: approval.id, total_instances: total, batch_count: sizes.length },
+          patch: { approvalRequestId: approval.id },
+          now,
+        });
+      } else {
+        await transitionRollout(trx, rollout, 'auto_approve', {
+          actor: caller.name,
+          kind: 'planned',
+          payload: {
+            approval_request_id: null,
+            total_instances: total,
+            batch_count: sizes.length,
+            approved_by: 'policy:auto',
+          },
+          patch: { startedAt: now },
+          now,
+        });
+      }
+      const state = policy.mode === 'require_approval' ? 'pending_approval' : 'running';
+      return {
+        ...base,
+        rolloutId,
+        dryRun: false,
+        state,
+        approvalRequestId,
+        batches: await listBatches(trx, rolloutId, IDS_PER_BATCH),
+      };
+    });
+  }
+
+  async get(id: string, db: Db = this.deps.db): Promise<{ rollout: Rollout; batches: RolloutBatch[] }> {
+    const rollout = isUuid(id) ? await findRollout(db, id) : null;
+    if (rollout === null) throw new NotFoundError(`no rollout ${id}`, { hint: 'list_rollouts shows the rollouts' });
+    return { rollout, batches: await listBatches(db, id, IDS_PER_BATCH) };
+  }
+
+  async list(f: {
+    state?: RolloutState;
+    group?: GroupRef;
+    module?: ModuleRef;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<Rollout>> {
+    const group = f.group === undefined ? undefined : await this.fleet.resolveGroup(f.group);
+    const module = f.module === undefined ? undefined : await this.modules.resolveModule(this.deps.db, f.module);
+    const before =
+      f.cursor === undefined
+        ? undefined
+        : (({ created_at, id }) => ({ createdAt: new Date(created_at), id }))(
+            decodeCursor(f.cursor, ['created_at', 'id']),
+          );
+    const rows = await listRollouts(this.deps.db, {
+      limit: f.limit,
+      ...(f.state === undefined ? {} : { state: f.state }),
+      ...(group === undefined ? {} : { groupId: group.id }),
+      ...(module === undefined ? {} : { moduleId: module.id }),
+      ...(before === undefined ? {} : { before }),
+    });
+    return toPage(rows, f.limit, (r) => ({ created_at: r.createdAt.toISOString(), id: r.id }));
+  }
+
+  /** Per-instance progress of a rollout, in upgrade order. */
+  async targets(id: string, f: { batchIndex?: number; limit: number; cursor?: string }): Promise<Page<TargetRow>> {
+    await this.get(id);
+    const afterPosition = f.cursor === undefined ? undefined : Number(decodeCursor(f.cursor, ['position']).position);
+    const rows = await listTargets(this.deps.db, {
+      rolloutId: id,
+      limit: f.limit,
+      ...(f.batchIndex === undefined ? {} : { batchIndex: f.batchIndex }),
+      ...(afterPosition === undefined || Number.isNaN(afterPosition) ? {} : { afterPosition }),
+    });
+    return toPage(rows, f.limit, (t) => ({ position: t.position }));
+  }
+
+  /** Operator controls: pause, resume, abort, rollback. Each is one transaction on the locked rollout. */
+  async control(
+    caller: Caller,
+    id: string,
+    action: 'pause' | 'resume' | 'abort' | 'rollback',
+    reason?: string,
+  ): Promise<Rollout> {
+    requireRole(caller, 'operator', `${action} of a rollout`);
+    if (!isUuid(id)) throw new NotFoundError(`no rollout ${id}`);
+    await this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const rollout = await findRollout(trx, id, { forUpdate: true });
+      if (rollout === null) throw new NotFoundError(`no rollout ${id}`, { hint: 'list_rollouts shows the rollouts' });
+      const payload = { reason: reason ?? null };
+      switch (action) {
+        case 'pause':
+          await transitionRollout(trx, rollout, 'pause', { actor: caller.name, kind: 'paused', payload, now });
+          return;
+        case 'resume':
+          if (rollout.state === 'circuit_open') {
+            throw new ConflictError(`rollout ${id} is circuit_open: the circuit breaker tripped`, {
+              hint: `decide its continuation approval ${rollout.approvalRequestId ?? ''} (continue_anyway, rollback_completed_batches or abort)`.trim(),
+            });
+          }
+          await transitionRollout(trx, rollout, 'resume', { actor: caller.name, kind: 'resumed', payload, now });
+          return;
+        case 'abort':
+          await supersedeApprovals(trx, { subjectId: id }, { supersededBy: null, edits: null });
+          await transitionRollout(trx, rollout, 'abort', {
+            actor: caller.name,
+            kind: 'aborted',
+            payload,
+            patch: { reason: reason ?? `aborted by ${caller.name}` },
+            now,
+          });
+          return;
+        case 'rollback':
+          await this.beginRollback(trx, rollout, caller.name, reason ?? `rollback by ${caller.name}`, now);
+          return;
+      }
+    });
+    return (await this.get(id)).rollout;
+  }
+
+  /** Starts rolling back every instance the rollout changed; refused up front if a previous version is archived. */
+  async beginRollback(trx: Db, rollout: Rollout, actor: string, reason: string, now: Date): Promise<void> {
+    const archived = await archivedRollbackVersions(trx, rollout.id);
+    if (archived.length > 0) {
+      throw new ConflictError(
+        `cannot roll back rollout ${rollout.id}: previous version ${archived.join(', ')} of ${rollout.moduleName} is archived`,
+        {
+          hint: 'an admin can restore it (promote_module_version to published), then roll back; or abort instead',
+          details: { archived_versions: archived },
+        },
+      );
+    }
+    await supersedeApprovals(trx, { subjectId: rollout.id }, { supersededBy: null, edits: null });
+    const state = await transitionRollout(trx, rollout, 'rollback', {
+      actor,
+      kind: 'rollback_started',
+      payload: { reason },
+      patch: { reason },
+      now,
+    });
+    if (state === 'rolling_back') {
+      const count = await startRollback(trx, {
+        rolloutId: rollout.id,
+        moduleId: rollout.moduleId,
+        healthTimeoutSec: rollout.healthTimeoutSec,
+        actor,
+        now,
+      });
+      await updateRollout(
+        trx,
+        rollout.id,
+        { reason: `${reason}: ${count} instance(s) restoring their previous version` },
+        now,
+      );
+    }
+  }
+}
+
+function activeConflict(moduleName: string, groupName: string, rolloutId: string | null): ConflictError {
+  return new ConflictError(
+    `another rollout of ${moduleName} in group ${groupName} is active${rolloutId === null ? '' : ` (${rolloutId})`}`,
+    {
+      hint: 'wait for it to finish, or abort it (abort_rollout) before planning a new one',
+      ...(rolloutId === null ? {} : { details: { rollout_id: rolloutId } }),
+    },
+  );
+}
+
+/** What an approver sees about a plan. */
+export function planSummary(r: Rollout): Record<string, unknown> {
+  return {
+    rollout_id: r.id,
+    module_name: r.moduleName,
+    group: r.groupName,
+    target_version: r.targetVersion,
+    target_digest: r.targetDigest,
+    strategy: r.strategy,
+    total_instances: r.totalInstances,
+    batch_count: r.batchCount,
+    max_consecutive_failures: r.maxConsecutiveFailures,
+    health_timeout_sec: r.healthTimeoutSec,
+    estimated_total_seconds: estimatedTotalSeconds(r.batchCount, r.healthTimeoutSec, r.soakSec),
+  };
+}
