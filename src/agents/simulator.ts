@@ -159,7 +159,7 @@ class SimAgent {
   private applying = new Set<string>();
   private backoffMs = MIN_BACKOFF_MS;
   private countedHealthy: 'ok' | 'failed' | null = null;
-  private enrolledOnce = false;
+  private modulesResolved = false;
   stopped: Promise<void> = Promise.resolve();
 
   constructor(
@@ -176,6 +176,7 @@ class SimAgent {
     while (!this.sim.isStopped) {
       try {
         if (this.token === null) await this.enroll();
+        if (!this.modulesResolved) await this.resolveModules();
         const sendAgain = await this.heartbeat();
         this.backoffMs = MIN_BACKOFF_MS;
         if (!sendAgain) await this.sim.sleep(this.intervalMs);
@@ -203,16 +204,22 @@ class SimAgent {
     const body = json as { agent_token: string; heartbeat_interval_ms: number };
     this.token = body.agent_token;
     this.intervalMs = options.intervalMs ?? body.heartbeat_interval_ms;
-    if (!this.enrolledOnce) {
-      this.enrolledOnce = true;
-      for (const [moduleName, version] of Object.entries(options.modules)) {
-        this.running[moduleName] = await this.sim.digestOf(moduleName, version, this.token);
-        this.runningVersions[moduleName] = version;
-        if (options.failVersions.has(`${moduleName}=${version}`)) this.health = 'failed';
-      }
-      this.sim.stats.enrolled += 1;
-      this.updateHealthCount();
+  }
+
+  /**
+   * Looks up the digests of the versions it starts on, once; until every lookup succeeds (platform
+   * unreachable, version not yet published) it is retried with backoff and the agent does not count as enrolled.
+   */
+  private async resolveModules(): Promise<void> {
+    const { options } = this.sim;
+    for (const [moduleName, version] of Object.entries(options.modules)) {
+      this.running[moduleName] = await this.sim.digestOf(moduleName, version, this.token!);
+      this.runningVersions[moduleName] = version;
+      if (options.failVersions.has(`${moduleName}=${version}`)) this.health = 'failed';
     }
+    this.modulesResolved = true;
+    this.sim.stats.enrolled += 1;
+    this.updateHealthCount();
   }
 
   /** Sends one heartbeat and applies what it is told; returns true when something changed to report at once. */

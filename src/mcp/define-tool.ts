@@ -16,6 +16,10 @@ export interface ToolContext {
   services: Services;
   caller: Caller;
   logger: Logger;
+  /** Aborted when the client cancels the call or disconnects. */
+  signal?: AbortSignal;
+  /** Sends an MCP progress notification when the caller asked for progress (gave a progress token). */
+  progress?: (progress: number, total: number | undefined, message: string) => Promise<void>;
 }
 
 export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodRawShape = z.ZodRawShape> {

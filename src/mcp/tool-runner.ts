@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import type { Services } from '../services/index.js';
 import { isConnectionError } from '../store/errors.js';
-import type { AnyTool } from './define-tool.js';
+import type { AnyTool, ToolContext } from './define-tool.js';
 
 export type ToolOutcome = { ok: true; output: Record<string, unknown> } | { ok: false; error: PublicError };
 
@@ -67,7 +67,7 @@ export function toOutcomeError(err: unknown, logger: Logger, toolName: string): 
 export async function runTool(
   tool: AnyTool,
   rawInput: unknown,
-  ctx: { services: Services; caller: Caller; logger: Logger },
+  ctx: Omit<ToolContext, 'logger'> & { logger: Logger },
 ): Promise<ToolOutcome> {
   const logger = ctx.logger.child({ tool: tool.name, operator: ctx.caller.name });
   try {
@@ -86,7 +86,7 @@ export async function runTool(
         hint: 'fix the named fields and call again; nothing was changed',
       });
     }
-    const output = (await tool.handler({ services: ctx.services, caller: ctx.caller, logger }, parsed.data)) as unknown;
+    const output = (await tool.handler({ ...ctx, logger }, parsed.data)) as unknown;
     const checked = strictOutput(tool).safeParse(output);
     if (!checked.success) {
       throw new Error(`${tool.name} produced output outside its schema: ${checked.error.message}`);

@@ -8,4 +8,6 @@ export interface ServiceDeps {
   db: Kysely<Database>;
   clock: Clock;
   logger: Logger;
+  /** Waits between polls (watch_rollout); tests inject one that advances a manual clock. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }

@@ -43,6 +43,33 @@ import { transitionRollout } from './rollout-transitions.js';
 /** Ids listed per batch in plans and views; the full plan is at flotilla://rollouts/{id}. */
 export const IDS_PER_BATCH = 100;
 
+/** MCP clients time out at 60 s: a watch returns before that. */
+export const MAX_WATCH_SEC = 55;
+
+/** States a watch stops at by default: a human is needed, or the rollout finished. */
+export const WATCH_DEFAULT_UNTIL: readonly RolloutState[] = [
+  'pending_approval',
+  'paused',
+  'circuit_open',
+  'completed',
+  'aborted',
+  'rolled_back',
+  'failed',
+];
+
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
 export interface PlanInput {
   group: GroupRef;
   module: ModuleRef;
@@ -329,6 +356,49 @@ export class RolloutsService {
       }
     });
     return (await this.get(id)).rollout;
+  }
+
+  /**
+   * Waits until the rollout reaches one of `until` (default: needs a human or finished) or `timeoutSec`
+   * passes, calling `onProgress` whenever a batch starts or completes. Never longer than 55 s.
+   */
+  async watch(
+    id: string,
+    opts: {
+      until?: readonly RolloutState[];
+      timeoutSec: number;
+      pollMs?: number;
+      signal?: AbortSignal;
+      onProgress?: (done: number, total: number, message: string) => Promise<void>;
+    },
+  ): Promise<{ rollout: Rollout; batches: RolloutBatch[]; reached: boolean; waitedSec: number }> {
+    const until = opts.until ?? WATCH_DEFAULT_UNTIL;
+    const clock = this.deps.clock;
+    const started = clock.now().getTime();
+    const deadline = started + Math.min(opts.timeoutSec, MAX_WATCH_SEC) * 1000;
+    const sleep = this.deps.sleep ?? defaultSleep;
+    let lastKey = '';
+    for (;;) {
+      const view = await this.get(id);
+      const done = view.batches.filter((b) => b.phase === 'completed').length;
+      const key = `${view.rollout.state}:${view.rollout.currentBatch}:${done}`;
+      if (key !== lastKey && opts.onProgress !== undefined) {
+        lastKey = key;
+        const current = view.batches[view.rollout.currentBatch];
+        await opts.onProgress(
+          done,
+          view.rollout.batchCount,
+          `${view.rollout.state}: ${done}/${view.rollout.batchCount} batches completed` +
+            (current === undefined ? '' : `, batch ${current.index} ${current.phase}`),
+        );
+      }
+      const now = clock.now().getTime();
+      const reached = until.includes(view.rollout.state);
+      if (reached || now >= deadline || opts.signal?.aborted === true) {
+        return { ...view, reached, waitedSec: Math.round((now - started) / 1000) };
+      }
+      await sleep(Math.min(opts.pollMs ?? 1000, deadline - now), opts.signal);
+    }
   }
 
   /** Starts rolling back every instance the rollout changed; refused up front if a previous version is archived. */
