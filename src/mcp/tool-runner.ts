@@ -2,7 +2,7 @@
 // Independent of the SDK, so it is tested and benchmarked directly.
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { roleAllows, type Caller } from '../domain/roles.js';
+import { roleAllows } from '../domain/roles.js';
 import {
   FlotillaError,
   ForbiddenError,
@@ -11,7 +11,6 @@ import {
   toPublicError,
   type PublicError,
 } from '../errors.js';
-import type { Services } from '../services/index.js';
 import { isConnectionError } from '../store/errors.js';
 import type { AnyTool, ToolContext } from './define-tool.js';
 

@@ -31,7 +31,7 @@ interface EventRow {
  * The inner walk says `kind >= k.kind AND kind <= k.kind … ORDER BY kind DESC, id DESC`, not
  * `kind = k.kind … ORDER BY id DESC`, on purpose. With `=`, the planner may walk the primary key
  * backwards instead and filter on kind: it assumes each kind is spread evenly over the log, so for
- * a kind whose rows are all old it reads nearly the whole table (250–450 ms at 1M events on
+ * a kind whose rows are all old it reads nearly the whole table (hundreds of ms at 1M events, on
  * Postgres 15 and on PGlite; see bench/README.md). The range form leaves the (kind, id) index the
  * only path that delivers that order, whatever the statistics say; btree still starts the walk at
  * (kind, beforeId) and stops at the end of the kind.
