@@ -10,7 +10,11 @@ export interface ToolCallResult {
 
 export interface FlotillaClient {
   listTools(): Promise<Array<{ name: string; description?: string | undefined }>>;
-  callTool(name: string, args: Record<string, unknown>): Promise<ToolCallResult>;
+  callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options?: { onProgress?: (progress: number, total: number | undefined, message: string | undefined) => void },
+  ): Promise<ToolCallResult>;
   close(): Promise<void>;
 }
 
@@ -31,8 +35,15 @@ export async function connectHttpClient(url: string, token: string): Promise<Flo
     async listTools() {
       return (await client.listTools()).tools;
     },
-    async callTool(name, args) {
-      const result = await client.callTool({ name, arguments: args });
+    async callTool(name, args, options) {
+      const onProgress = options?.onProgress;
+      const result = await client.callTool(
+        { name, arguments: args },
+        undefined,
+        onProgress === undefined
+          ? undefined
+          : { timeout: 60_000, onprogress: (p) => onProgress(p.progress, p.total, p.message) },
+      );
       const content = (result.content ?? []) as Array<{ type: string; text?: string }>;
       return {
         isError: result.isError === true,
