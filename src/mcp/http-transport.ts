@@ -5,6 +5,15 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Caller } from '../domain/roles.js';
 import { createMcpServer, type McpServerDeps } from './server.js';
 
+/** True when a JSON-RPC request (or batch) carries a progress token. */
+function wantsProgress(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => {
+    const meta = (m as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta;
+    return meta?.progressToken !== undefined;
+  });
+}
+
 export type McpHttpDeps = Omit<McpServerDeps, 'resolveCaller'>;
 
 /** Serves one authenticated MCP request for `caller`. */
@@ -35,7 +44,12 @@ export async function handleMcpHttp(
     return;
   }
   const server = createMcpServer({ ...deps, resolveCaller: () => Promise.resolve(caller) });
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  // A plain JSON answer is cheapest; a request that asked for progress gets an SSE stream so its
+  // progress notifications can travel before the result.
+  const transport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: !wantsProgress(body),
+  });
   res.on('close', () => {
     void transport.close();
     void server.close();
