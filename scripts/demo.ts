@@ -1,7 +1,6 @@
 // npm run demo: the rolling-upgrade tutorial, end to end, on the embedded store. Starts a platform and
 // 50 simulated agents, then drives the tutorial through an MCP client over HTTP: plan, approve as a
 // second operator, watch batches, then the circuit-breaker drill with a broken version and a rollback.
-/* eslint-disable no-console */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,10 @@ import pino from 'pino';
 import { AgentSimulator } from '../src/agents/simulator.js';
 import { createApp } from '../src/app.js';
 import { connectHttpClient, type FlotillaClient } from '../src/mcp/client.js';
+
+// Tool results are read loosely here, the way an assistant reads them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 const FLEET = 50;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-demo-'));
@@ -19,10 +22,10 @@ async function tool(
   client: FlotillaClient,
   name: string,
   args: Record<string, unknown> = {},
-): Promise<Record<string, any>> {
+): Promise<Obj> {
   const r = await client.callTool(name, args);
   if (r.isError) throw new Error(`${name} failed: ${r.text.split('\n')[0]}`);
-  return r.structured as Record<string, any>;
+  return r.structured as Obj;
 }
 
 function bar(done: number, total: number, message: string): void {
@@ -37,7 +40,7 @@ async function watch(
   rolloutId: string,
   until: string[],
   deadlineSec = 120,
-): Promise<Record<string, any>> {
+): Promise<Obj> {
   const deadline = Date.now() + deadlineSec * 1000;
   for (;;) {
     const r = await client.callTool(
@@ -46,7 +49,7 @@ async function watch(
       { onProgress: bar },
     );
     if (r.isError) throw new Error(`watch_rollout failed: ${r.text}`);
-    const out = r.structured as Record<string, any>;
+    const out = r.structured as Obj;
     if (out.reached === true) {
       process.stdout.write('\n');
       return out.rollout;
