@@ -28,10 +28,10 @@ async function tool(
   return r.structured as Obj;
 }
 
-function bar(done: number, total: number, message: string): void {
+function bar(done: number, total: number | undefined, message: string | undefined): void {
   const width = 30;
-  const filled = total === 0 ? 0 : Math.round((done / total) * width);
-  process.stdout.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${message.padEnd(60)}`);
+  const filled = total === undefined || total === 0 ? 0 : Math.round((done / total) * width);
+  process.stdout.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(message ?? '').padEnd(60)}`);
 }
 
 /** Watches a rollout until it reaches one of `until`, drawing a progress bar from MCP progress notifications. */
