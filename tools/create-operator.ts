@@ -21,7 +21,7 @@ export default defineTool({
     token: z.string().describe('bearer token for this operator; shown only now, store it safely'),
   },
   handler: async ({ services, caller }, input) => {
-    const { operator, token } = await services.operators.create(caller.name, { name: input.name, role: input.role });
+    const { operator, token } = await services.operators.createAs(caller, { name: input.name, role: input.role });
     return { operator: toOperatorView(operator), token };
   },
 });

@@ -13,6 +13,6 @@ export default defineTool({
   input: { name: operatorNameSchema.describe('name of the operator to revoke') },
   output: { operator: operatorView },
   handler: async ({ services, caller }, input) => ({
-    operator: toOperatorView(await services.operators.revoke(caller.name, input.name)),
+    operator: toOperatorView(await services.operators.revokeAs(caller, input.name)),
   }),
 });

@@ -22,10 +22,22 @@ function allowedHost(hostHeader: string, listener: ListenerIdentity): boolean {
   const { name, port } = hostPart(hostHeader);
   if (isLoopbackBind(listener.host) && LOOPBACK_NAMES.has(name)) return true;
   if (name === listener.host.toLowerCase() && (port === '' || port === String(listener.port))) return true;
+  // An allowed origin also admits its own host (host:port, the scheme's default port implied).
   return listener.allowedOrigins.some((o) => {
     const u = new URL(o);
-    return u.host.toLowerCase() === hostHeader.trim().toLowerCase() || u.hostname.toLowerCase() === name;
+    const defaultPort = u.protocol === 'https:' ? '443' : u.protocol === 'http:' ? '80' : '';
+    return u.hostname.toLowerCase() === name && (u.port || defaultPort) === (port || defaultPort);
   });
+}
+
+/** An origin in canonical form (scheme://host[:port], lowercase, no path), or null if unparseable. */
+function canonicalOrigin(value: string): string | null {
+  try {
+    const origin = new URL(value).origin;
+    return origin === 'null' ? null : origin.toLowerCase();
+  } catch {
+    return null;
+  }
 }
 
 /** Returns a reason to refuse, or null when Host and Origin are acceptable. */
@@ -37,7 +49,8 @@ export function checkHostAndOrigin(
     return `Host ${headers.host} does not name this listener`;
   }
   if (headers.origin !== undefined && headers.origin !== 'null') {
-    if (listener.allowedOrigins.includes(headers.origin)) return null;
+    const canonical = canonicalOrigin(headers.origin);
+    if (canonical !== null && listener.allowedOrigins.some((o) => canonicalOrigin(o) === canonical)) return null;
     let origin: URL;
     try {
       origin = new URL(headers.origin);

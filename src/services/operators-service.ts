@@ -50,9 +50,15 @@ export class OperatorsService {
     });
   }
 
-  /** Creates an operator and returns its token once. The CLI passes the actor 'cli'. */
+  /** Creates an operator and returns its token once. The CLI, which opens the store directly, passes 'cli'. */
   async create(actor: string, input: { name: string; role: Role }): Promise<CreatedOperator> {
     return this.deps.db.transaction().execute((trx) => this.insert(trx, input, actor));
+  }
+
+  /** An admin creates an operator (the create_operator tool). */
+  async createAs(caller: Caller, input: { name: string; role: Role }): Promise<CreatedOperator> {
+    requireRole(caller, 'admin', 'creating an operator');
+    return this.create(caller.name, input);
   }
 
   private async insert(
@@ -116,6 +122,12 @@ export class OperatorsService {
       ...(afterName === undefined ? {} : { afterName }),
     });
     return toPage(rows, opts.limit, (o) => ({ name: o.name }));
+  }
+
+  /** An admin revokes an operator (the revoke_operator tool). */
+  async revokeAs(caller: Caller, name: string): Promise<Operator> {
+    requireRole(caller, 'admin', 'revoking an operator');
+    return this.revoke(caller.name, name);
   }
 
   /** Revokes an operator's token at once. The last active admin cannot be revoked. */

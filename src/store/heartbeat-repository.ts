@@ -78,10 +78,16 @@ export async function applyHeartbeats(
 /** Marks running instances whose last heartbeat is before `cutoff` stale, with an event each; returns how many. */
 export async function sweepStaleInstances(db: Db, cutoff: Date, now: Date): Promise<number> {
   const result = await sql<{ n: string }>`
-    WITH s AS (
-      UPDATE instances SET status = 'stale'
-      WHERE status = 'running' AND last_heartbeat_at < ${cutoff}
-      RETURNING id, name, group_id, last_heartbeat_at
+    WITH due AS (
+      -- Rows a heartbeat batch holds right now are skipped: they are alive, and waiting for them
+      -- could deadlock against a batch locking the same rows in another order.
+      SELECT id FROM instances WHERE status = 'running' AND last_heartbeat_at < ${cutoff}
+      FOR UPDATE SKIP LOCKED
+    ),
+    s AS (
+      UPDATE instances i SET status = 'stale' FROM due
+      WHERE i.id = due.id
+      RETURNING i.id, i.name, i.group_id, i.last_heartbeat_at
     ),
     kinds AS (
       INSERT INTO event_kinds (kind) SELECT 'instance.stale' WHERE EXISTS (SELECT 1 FROM s) ON CONFLICT DO NOTHING
