@@ -47,3 +47,28 @@ export interface Page<T> {
 export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => Record<string, string | number>): Page<T> {
   return { items: rows.slice(0, limit), hasMore: rows.length > limit, cursorFor: (item) => encodeCursor(keyOf(item)) };
 }
+
+/** Pages a small in-memory list by a unique string key, in key order, continuing after the cursor's key. */
+export function pageByKey<T>(items: readonly T[], keyOf: (item: T) => string, limit: number, cursor?: string): Page<T> {
+  const after = cursor === undefined ? undefined : decodeCursor(cursor, ['key']).key;
+  const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+  const rest = after === undefined ? sorted : sorted.filter((item) => keyOf(item) > after);
+  return toPage(rest.slice(0, limit + 1), limit, (item) => ({ key: keyOf(item) }));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Decodes a (created_at, id) cursor, checking the time is a date and the id a uuid. */
+export function decodeTimeIdCursor(cursor: string): { createdAt: Date; id: string } {
+  const { created_at, id } = decodeCursor(cursor, ['created_at', 'id']);
+  const createdAt = new Date(created_at);
+  if (Number.isNaN(createdAt.getTime()) || !UUID.test(id)) decodeCursor('', ['created_at']); // throws the cursor error
+  return { createdAt, id };
+}
+
+/** Decodes an id cursor, checking the id is a uuid. */
+export function decodeIdCursor(cursor: string): string {
+  const { id } = decodeCursor(cursor, ['id']);
+  if (!UUID.test(id)) decodeCursor('', ['id']); // throws the cursor error
+  return id;
+}

@@ -11,7 +11,7 @@ import {
   type InstanceStatus,
 } from '../domain/fleet.js';
 import { isUuid } from '../domain/names.js';
-import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import type { ModuleVersion } from '../domain/types.js';
 import { ConflictError, InvalidInputError, NotFoundError, UnauthorizedError } from '../errors.js';
@@ -221,7 +221,7 @@ export class FleetService {
     } else if (opts.module !== undefined) {
       throw new InvalidInputError('a module filter needs a version too', { hint: 'pass version with module_name' });
     }
-    const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, ['id']).id;
+    const afterId = opts.cursor === undefined ? undefined : decodeIdCursor(opts.cursor);
     const rows = await listInstances(this.deps.db, {
       limit: opts.limit,
       ...(group === undefined ? {} : { groupId: group.id }),

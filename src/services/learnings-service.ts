@@ -1,5 +1,5 @@
 // Learnings: create and search; plans surface the ones matching their module.
-import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import { appendEvent } from '../store/events-repository.js';
 import { insertLearning, searchLearnings, type Learning } from '../store/learnings-repository.js';
@@ -41,9 +41,7 @@ export class LearningsService {
     const before =
       f.cursor === undefined
         ? undefined
-        : (({ created_at, id }) => ({ createdAt: new Date(created_at), id }))(
-            decodeCursor(f.cursor, ['created_at', 'id']),
-          );
+        : decodeTimeIdCursor(f.cursor);
     const rows = await searchLearnings(this.deps.db, {
       limit: f.limit,
       ...(f.text === undefined ? {} : { text: f.text }),

@@ -1,7 +1,7 @@
 // Module inventory: publish versions, move them through their lifecycle, list and resolve them.
 import { checkLifecycleTransition, type LifecycleState } from '../domain/lifecycle.js';
 import { isUuid } from '../domain/names.js';
-import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeCursor, decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import type { Module, ModuleVersion } from '../domain/types.js';
 import { ConflictError, IllegalTransitionError, InvalidInputError, NotFoundError } from '../errors.js';
@@ -146,7 +146,7 @@ export class ModulesService {
     const after =
       opts.cursor === undefined
         ? undefined
-        : (({ created_at, id }) => ({ createdAt: created_at, id }))(decodeCursor(opts.cursor, ['created_at', 'id']));
+        : (({ createdAt, id }) => ({ createdAt: createdAt.toISOString(), id }))(decodeTimeIdCursor(opts.cursor));
     const rows = await listVersions(this.deps.db, {
       moduleId: module.id,
       limit: opts.limit,

@@ -4,7 +4,7 @@ import { APPROVAL_TTL_MS, ROLLING_UPGRADE_ACTION, type PolicyMode } from '../dom
 import { DEPLOYABLE_STATES } from '../domain/lifecycle.js';
 import type { GroupRef } from '../domain/fleet.js';
 import { isUuid } from '../domain/names.js';
-import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeCursor, decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Rollout, RolloutBatch } from '../domain/rollout.js';
 import type { RolloutState } from '../domain/rollout-state.js';
 import type { Caller } from '../domain/roles.js';
@@ -288,9 +288,7 @@ export class RolloutsService {
     const before =
       f.cursor === undefined
         ? undefined
-        : (({ created_at, id }) => ({ createdAt: new Date(created_at), id }))(
-            decodeCursor(f.cursor, ['created_at', 'id']),
-          );
+        : decodeTimeIdCursor(f.cursor);
     const rows = await listRollouts(this.deps.db, {
       limit: f.limit,
       ...(f.state === undefined ? {} : { state: f.state }),
