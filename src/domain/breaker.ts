@@ -75,3 +75,15 @@ export function applyOutcomes(
 export function resetAfterContinue(state: BreakerState): BreakerState {
   return { ...state, consecutive: 0, runIds: [] };
 }
+
+/**
+ * A breaker armed again after recording while disarmed (a paused rollout resumed) trips at once when
+ * the run it recorded already reached the limit; null otherwise.
+ */
+export function tripOnRearm(state: BreakerState, config: BreakerConfig): Trip | null {
+  if (state.consecutive < config.maxConsecutiveFailures) return null;
+  return {
+    reason: `max_consecutive_failures (${config.maxConsecutiveFailures}) exceeded`,
+    failedInstanceIds: [...state.runIds],
+  };
+}

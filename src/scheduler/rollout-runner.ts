@@ -3,7 +3,7 @@
 // circuit breaker, complete and start batches, roll back. A crash loses nothing: state is the rows.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { applyOutcomes, type BreakerState } from '../domain/breaker.js';
+import { applyOutcomes, tripOnRearm, type BreakerConfig, type BreakerState } from '../domain/breaker.js';
 import type { Rollout } from '../domain/rollout.js';
 import { ROLLING_UPGRADE_ACTION } from '../domain/approvals.js';
 import { appendEvents } from '../store/events-repository.js';
@@ -74,16 +74,16 @@ export class RolloutRunner {
       healthyTotal: r.healthyTotal,
       failedTotal: r.failedTotal,
     };
-    const { state: breaker, trip } = applyOutcomes(
-      before,
-      outcomes,
-      {
-        maxConsecutiveFailures: r.maxConsecutiveFailures,
-        maxFailurePct: r.maxFailurePct,
-        minSample: r.minSample ?? (r.maxFailurePct === null ? null : 10),
-      },
-      r.state === 'running',
-    );
+    const config: BreakerConfig = {
+      maxConsecutiveFailures: r.maxConsecutiveFailures,
+      maxFailurePct: r.maxFailurePct,
+      minSample: r.minSample ?? (r.maxFailurePct === null ? null : 10),
+    };
+    const armed = r.state === 'running';
+    const applied = applyOutcomes(before, outcomes, config, armed);
+    const breaker = applied.state;
+    // Failures judged while paused were recorded disarmed: they open the breaker once it runs again.
+    const trip = applied.trip ?? (armed ? tripOnRearm(breaker, config) : null);
     const counters = {
       consecutiveFailures: breaker.consecutive,
       failureRunIds: breaker.runIds.slice(-100),

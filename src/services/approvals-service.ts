@@ -9,7 +9,7 @@ import {
 } from '../domain/approvals.js';
 import { resetAfterContinue } from '../domain/breaker.js';
 import { isUuid } from '../domain/names.js';
-import { decodeCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import { batchSizes, batchStarts, type Strategy } from '../domain/strategy.js';
 import { ConflictError, FlotillaError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
@@ -24,7 +24,7 @@ import {
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import { countLiveInstances, deletePlan, insertPlan } from '../store/rollout-targets-repository.js';
-import { findRollout, updateRollout } from '../store/rollouts-repository.js';
+import { findRollout, lockRolloutsWithDueApprovals, updateRollout } from '../store/rollouts-repository.js';
 import type { ServiceDeps } from './context.js';
 import { requireRole } from './operators-service.js';
 import { transitionRollout } from './rollout-transitions.js';
@@ -80,9 +80,7 @@ export class ApprovalsService {
     const before =
       f.cursor === undefined
         ? undefined
-        : (({ created_at, id }) => ({ createdAt: new Date(created_at), id }))(
-            decodeCursor(f.cursor, ['created_at', 'id']),
-          );
+        : decodeTimeIdCursor(f.cursor);
     const rows = await listApprovals(this.deps.db, {
       limit: f.limit,
       ...(f.status === undefined ? {} : { status: f.status }),
@@ -101,9 +99,13 @@ export class ApprovalsService {
     try {
       return await this.deps.db.transaction().execute(async (trx) => {
         const now = this.deps.clock.now();
-        const req = await findApproval(trx, input.id, { forUpdate: true });
-        if (req === null)
+        // Lock order everywhere: the rollout row, then its approval requests (operator controls and the
+        // expiry do the same); the other order deadlocks against abort_rollout.
+        const subject = await findApproval(trx, input.id);
+        if (subject === null)
           throw new NotFoundError(`no approval request ${input.id}`, { hint: 'list_approvals shows them' });
+        await findRollout(trx, subject.subjectId, { forUpdate: true });
+        const req = (await findApproval(trx, input.id, { forUpdate: true }))!;
         if (input.edits !== undefined && Object.keys(input.edits).length > 0) {
           return await this.edit(trx, req, caller, input.edits, input.reason ?? null, now);
         }
@@ -275,6 +277,7 @@ export class ApprovalsService {
   /** Fails closed: expired requests stop their rollout. Run by the reconciler. */
   async expireDue(now: Date): Promise<number> {
     return this.deps.db.transaction().execute(async (trx) => {
+      await lockRolloutsWithDueApprovals(trx, now); // rollouts before their requests, as everywhere
       const expired = await expireApprovals(trx, now);
       for (const req of expired) {
         await appendEvent(

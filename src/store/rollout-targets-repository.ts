@@ -313,8 +313,10 @@ export async function archivedRollbackVersions(db: Db, rolloutId: string): Promi
 }
 
 /**
- * Starts a rollback: every instance the rollout changed gets its previous desired version back (or
- * loses the override when there was none) and becomes `rolling_back`; pending targets are skipped.
+ * Starts a rollback: every instance the rollout changed gets its previous desired version back and
+ * becomes `rolling_back`; pending targets are skipped. An instance that had no override of its own
+ * and whose group baseline still is that version loses the override (it follows the group again);
+ * the others get the previous version pinned (or lose the override when there was no version at all).
  */
 export async function startRollback(
   db: Db,
@@ -328,17 +330,25 @@ export async function startRollback(
     WITH rb AS (
       UPDATE rollout_targets SET state = 'rolling_back', started_at = ${r.now}, deadline_at = ${deadline}, outcome_reason = NULL
       WHERE rollout_id = ${r.rolloutId} AND state IN ('upgrading', 'healthy', 'failed')
-      RETURNING instance_id, previous_version_id
+      RETURNING instance_id, previous_version_id, previous_override
+    ),
+    how AS (
+      SELECT rb.instance_id, rb.previous_version_id,
+        rb.previous_version_id IS NULL OR (NOT rb.previous_override AND EXISTS (
+          SELECT 1 FROM instances i JOIN group_module_versions g ON g.group_id = i.group_id AND g.module_id = ${r.moduleId}
+          WHERE i.id = rb.instance_id AND g.version_id = rb.previous_version_id
+        )) AS unpin
+      FROM rb
     ),
     restore AS (
       INSERT INTO instance_desired_versions (instance_id, module_id, version_id, assigned_by, assigned_at)
-      SELECT instance_id, ${r.moduleId}, previous_version_id, ${r.actor}, ${r.now} FROM rb WHERE previous_version_id IS NOT NULL
+      SELECT instance_id, ${r.moduleId}, previous_version_id, ${r.actor}, ${r.now} FROM how WHERE NOT unpin
       ON CONFLICT (instance_id, module_id) DO UPDATE SET
         version_id = excluded.version_id, assigned_by = excluded.assigned_by, assigned_at = excluded.assigned_at
     ),
     unset AS (
-      DELETE FROM instance_desired_versions d USING rb
-      WHERE rb.previous_version_id IS NULL AND d.instance_id = rb.instance_id AND d.module_id = ${r.moduleId}
+      DELETE FROM instance_desired_versions d USING how
+      WHERE how.unpin AND d.instance_id = how.instance_id AND d.module_id = ${r.moduleId}
     )
     SELECT count(*) AS n FROM rb`.execute(db);
   return Number(changed.rows[0]?.n ?? 0);

@@ -134,6 +134,15 @@ export async function findRollout(db: Db, id: string, opts: { forUpdate?: boolea
   return rows.rows[0] === undefined ? null : toRollout(rows.rows[0]);
 }
 
+/** Locks, in id order, the rollouts whose pending approval requests are due (before the requests themselves). */
+export async function lockRolloutsWithDueApprovals(db: Db, now: Date): Promise<void> {
+  await sql`
+    SELECT r.id FROM rollouts r
+    WHERE r.id IN (SELECT a.subject_id FROM approval_requests a WHERE a.status = 'pending' AND a.expires_at <= ${now})
+    ORDER BY r.id
+    FOR UPDATE`.execute(db);
+}
+
 /** Locks one rollout the runner should advance, skipping rows another replica holds. */
 export async function claimRollout(db: Db, skipIds: readonly string[]): Promise<Rollout | null> {
   const skip = skipIds.length === 0 ? sql`` : sql`AND r.id <> ALL(${skipIds}::uuid[])`;
