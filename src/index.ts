@@ -1,5 +1,6 @@
 // The `flotilla` command: dispatches to subcommands and turns errors into one line and an exit code.
 import { agentsCommand } from './cli/agents-command.js';
+import { approvalsCommand, APPROVALS_HELP } from './cli/approvals-command.js';
 import { clientCommand, CLIENT_HELP } from './cli/client-commands.js';
 import { sayErr, say } from './cli/output.js';
 import { serveCommand, SERVE_HELP } from './cli/serve.js';
@@ -15,12 +16,14 @@ Commands:
   tools        list a running platform's tools (over HTTP, as an operator)
   call         call one tool on a running platform (over HTTP, as an operator)
   agents       run N simulated agents against a platform (enroll, heartbeat, apply versions)
+  approvals    list, approve or reject approval requests (over HTTP, as an operator)
 
 Run flotilla <command> --help for the options of each.
 ${SERVE_HELP.split('\n')[0]}
 ${MIGRATE_HELP.split('\n')[0]}
 ${OPERATORS_HELP.split('\n')[1]}
 ${CLIENT_HELP.split('\n')[1]}
+${APPROVALS_HELP.split('\n')[1]}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return operatorsCommand(rest);
     case 'agents':
       return agentsCommand(rest);
+    case 'approvals':
+      return approvalsCommand(rest);
     case 'tools':
     case 'call':
       return clientCommand(command, rest);

@@ -16,6 +16,23 @@ import promoteModuleVersion from './promote-module-version.js';
 import publishModuleVersion from './publish-module-version.js';
 import recentEvents from './recent-events.js';
 import revokeOperator from './revoke-operator.js';
+import abortRollout from './abort-rollout.js';
+import agentIntrospect from './agent-introspect.js';
+import createLearning from './create-learning.js';
+import decideApproval from './decide-approval.js';
+import executeSkill from './execute-skill.js';
+import getApproval from './get-approval.js';
+import getRollout from './get-rollout.js';
+import listApprovals from './list-approvals.js';
+import listInterventionPolicies from './list-intervention-policies.js';
+import listRollouts from './list-rollouts.js';
+import listSkills from './list-skills.js';
+import pauseRollout from './pause-rollout.js';
+import resumeRollout from './resume-rollout.js';
+import rollbackRollout from './rollback-rollout.js';
+import searchLearnings from './search-learnings.js';
+import setInterventionPolicy from './set-intervention-policy.js';
+import watchRollout from './watch-rollout.js';
 
 export const TOOLS: readonly AnyTool[] = [
   getPlatformInfo,
@@ -34,4 +51,21 @@ export const TOOLS: readonly AnyTool[] = [
   driftReport,
   assignModuleVersion,
   terminateInstance,
+  listSkills,
+  executeSkill,
+  listInterventionPolicies,
+  setInterventionPolicy,
+  agentIntrospect,
+  listApprovals,
+  getApproval,
+  decideApproval,
+  listRollouts,
+  getRollout,
+  watchRollout,
+  pauseRollout,
+  resumeRollout,
+  abortRollout,
+  rollbackRollout,
+  createLearning,
+  searchLearnings,
 ];

@@ -17,7 +17,11 @@ Exit status 1 when the tool answers with an error.
 
 const urlSchema = z.url();
 
-async function connect(values: { url?: string | undefined; token?: string | undefined }): Promise<FlotillaClient> {
+/** Connects to the platform named by --url / FLOTILLA_URL as the operator of --token / FLOTILLA_TOKEN. */
+export async function connect(values: {
+  url?: string | undefined;
+  token?: string | undefined;
+}): Promise<FlotillaClient> {
   const url = values.url ?? (process.env.FLOTILLA_URL || 'http://127.0.0.1:7410');
   if (!urlSchema.safeParse(url).success) throw new InvalidInputError(`invalid setting --url / FLOTILLA_URL: not a URL`);
   const token = values.token ?? process.env.FLOTILLA_TOKEN;

@@ -33,7 +33,16 @@ export const RESOURCE_TEMPLATES: ResourceTemplateListing[] = [
     description: 'A module with its first 500 versions and their lifecycle states',
     mimeType: 'application/json',
   },
+  {
+    uriTemplate: 'flotilla://rollouts/{rollout_id}',
+    name: 'rollout-plan',
+    description: "A rollout's full plan: the rollout, its batches, and every per-instance target in upgrade order",
+    mimeType: 'application/json',
+  },
 ];
+
+/** Page size used to read every target of a rollout. */
+const TARGETS_PAGE = 500;
 
 /** Reads one resource as JSON text. */
 export async function readResource(uri: string, services: Services, caller: Caller): Promise<unknown> {
@@ -46,7 +55,26 @@ export async function readResource(uri: string, services: Services, caller: Call
     });
     return { module: m, versions: page.items };
   }
+  const rollout = /^flotilla:\/\/rollouts\/([^/]+)$/.exec(uri);
+  if (rollout?.[1] !== undefined) return readRolloutPlan(services, decodeURIComponent(rollout[1]));
   throw new NotFoundError(`no resource ${uri}`, {
     hint: 'resources/list and resources/templates/list show what exists',
   });
+}
+
+/** The rollout and every target, paging through the targets until the last page. */
+async function readRolloutPlan(services: Services, id: string): Promise<unknown> {
+  const { rollout, batches } = await services.rollouts.get(id);
+  const targets = [];
+  let cursor: string | undefined;
+  do {
+    const page = await services.rollouts.targets(id, {
+      limit: TARGETS_PAGE,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    targets.push(...page.items);
+    const last = page.items[page.items.length - 1];
+    cursor = page.hasMore && last !== undefined ? page.cursorFor(last) : undefined;
+  } while (cursor !== undefined);
+  return { rollout, batches, targets };
 }

@@ -1,6 +1,6 @@
 // Input and output pieces shared by tools: paging, timestamps, and the page size budget.
 import { z } from 'zod';
-import { clampLimit, type Page } from '../domain/paging.js';
+import { clampLimit, pageByKey, type Page } from '../domain/paging.js';
 
 export const pagingInput = {
   limit: z.number().int().min(1).optional().describe('page size, default 50; values above 500 are clamped to 500'),
@@ -36,4 +36,4 @@ export function shapePage<T, U>(page: Page<T>, map: (item: T) => U): { items: U[
   return { items, next_cursor: page.hasMore && last !== undefined ? page.cursorFor(last) : null };
 }
 
-export { clampLimit };
+export { clampLimit, pageByKey };

@@ -1,8 +1,9 @@
-// The one module that builds an SDK server: tools/list, tools/call, resources and prompts handlers
+// The one module that builds an SDK server: tools/list, tools/call, resources, prompts and completion handlers
 // over our own tool definitions. Porting to SDK v2 is a change here and in http-transport.ts only.
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -20,7 +21,8 @@ import type { Logger } from 'pino';
 import type { Caller } from '../domain/roles.js';
 import { FlotillaError } from '../errors.js';
 import type { Services } from '../services/index.js';
-import type { AnyTool } from './define-tool.js';
+import type { AnyTool, ToolContext } from './define-tool.js';
+import { completeApprovalId, getPrompt, PROMPTS } from './prompts.js';
 import { readResource, RESOURCE_TEMPLATES, STATIC_RESOURCES } from './resources.js';
 import { runTool, strictInput, strictOutput, toOutcomeError } from './tool-runner.js';
 
@@ -80,7 +82,7 @@ export function createMcpServer(deps: McpServerDeps): Server {
   const server = new Server(
     { name: SERVER_NAME, version: SERVER_VERSION, title: 'Flotilla fleet control plane' },
     {
-      capabilities: { tools: {}, logging: {}, resources: {}, prompts: {} },
+      capabilities: { tools: {}, logging: {}, resources: {}, prompts: {}, completions: {} },
       instructions:
         'Flotilla is a fleet control plane. Every tool says the role it needs and its side effects. ' +
         'Errors carry a code, a message and what to do next. List tools page with limit and cursor.',
@@ -105,10 +107,21 @@ export function createMcpServer(deps: McpServerDeps): Server {
     } catch (err) {
       return errorResult(toOutcomeError(err, deps.logger, tool.name));
     }
+    const progressToken = request.params._meta?.progressToken;
+    const progress: ToolContext['progress'] =
+      progressToken === undefined
+        ? undefined
+        : (done, total, message) =>
+            extra.sendNotification({
+              method: 'notifications/progress',
+              params: { progressToken, progress: done, ...(total === undefined ? {} : { total }), message },
+            });
     const outcome = await runTool(tool, request.params.arguments, {
       services: deps.services,
       caller,
       logger: deps.logger,
+      signal: extra.signal,
+      ...(progress === undefined ? {} : { progress }),
     });
     if (!outcome.ok) return errorResult(outcome.error);
     return { content: [{ type: 'text', text: JSON.stringify(outcome.output) }], structuredContent: outcome.output };
@@ -116,23 +129,44 @@ export function createMcpServer(deps: McpServerDeps): Server {
 
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: STATIC_RESOURCES }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: RESOURCE_TEMPLATES }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+  /** Runs a non-tool request as the caller; a caller's mistake is InvalidParams, anything else InternalError. */
+  const asCaller = async <T>(what: string, authInfo: AuthInfo | undefined, run: (c: Caller) => Promise<T>) => {
     try {
-      const caller = await deps.resolveCaller(extra.authInfo);
+      return await run(await deps.resolveCaller(authInfo));
+    } catch (err) {
+      const error = toOutcomeError(err, deps.logger, what);
+      const mine = err instanceof FlotillaError && (err.code === 'not_found' || err.code === 'invalid_input');
+      const next = error.hint === undefined ? '' : ` — next: ${error.hint}`;
+      throw new McpError(
+        mine ? ErrorCode.InvalidParams : ErrorCode.InternalError,
+        `${error.code}: ${error.message}${next}`,
+      );
+    }
+  };
+
+  server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+    asCaller('resources/read', extra.authInfo, async (caller) => {
       const body = await readResource(request.params.uri, deps.services, caller);
       return { contents: [{ uri: request.params.uri, mimeType: 'application/json', text: JSON.stringify(body) }] };
-    } catch (err) {
-      const error = toOutcomeError(err, deps.logger, 'resources/read');
-      const code =
-        err instanceof FlotillaError && err.code === 'not_found' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
-      throw new McpError(code, `${error.code}: ${error.message}`);
-    }
-  });
+    }),
+  );
 
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: [] }));
-  server.setRequestHandler(GetPromptRequestSchema, (request) => {
-    throw new McpError(ErrorCode.InvalidParams, `no prompt named ${request.params.name}`);
-  });
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: PROMPTS }));
+  server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+    asCaller('prompts/get', extra.authInfo, () =>
+      getPrompt(request.params.name, request.params.arguments, deps.services),
+    ),
+  );
+  server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+    asCaller('completion/complete', extra.authInfo, async () => {
+      const { ref, argument } = request.params;
+      const completion =
+        ref.type === 'ref/prompt'
+          ? await completeApprovalId(ref.name, argument.name, argument.value, deps.services)
+          : { values: [], total: 0, hasMore: false };
+      return { completion };
+    }),
+  );
 
   return server;
 }
