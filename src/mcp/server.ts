@@ -66,6 +66,16 @@ export function listTools(tools: readonly AnyTool[]): Tool[] {
   return listed;
 }
 
+/** Longest text mirror of a result; structuredContent always carries the whole result. */
+export const TEXT_MIRROR_MAX_CHARS = 4000;
+
+/** The result as JSON text for clients that read only text, cut short (and saying so) when long. */
+export function textMirror(output: Record<string, unknown>): string {
+  const json = JSON.stringify(output);
+  if (json.length <= TEXT_MIRROR_MAX_CHARS) return json;
+  return `${json.slice(0, TEXT_MIRROR_MAX_CHARS)}… [${json.length} characters in all: the full result is in structuredContent]`;
+}
+
 /** A tool error as MCP content: a readable line, then the error as JSON for programs. */
 function errorResult(error: { code: string; message: string; hint?: string }): CallToolResult {
   const line = `${error.code}: ${error.message}${error.hint === undefined ? '' : ` — next: ${error.hint}`}`;
@@ -124,7 +134,7 @@ export function createMcpServer(deps: McpServerDeps): Server {
       ...(progress === undefined ? {} : { progress }),
     });
     if (!outcome.ok) return errorResult(outcome.error);
-    return { content: [{ type: 'text', text: JSON.stringify(outcome.output) }], structuredContent: outcome.output };
+    return { content: [{ type: 'text', text: textMirror(outcome.output) }], structuredContent: outcome.output };
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: STATIC_RESOURCES }));

@@ -11,6 +11,19 @@ import type { Plan, RolloutsService } from '../../src/services/rollouts-service.
 type Learning = Plan['relatedLearnings'][number];
 type Target = Awaited<ReturnType<RolloutsService['targets']>>['items'][number];
 
+/** Instance ids listed over all batches of one answer, so a plan of many batches stays small. */
+export const IDS_BUDGET = 200;
+
+/** Each batch's ids, first batches first, until IDS_BUDGET ids have been listed. */
+export function budgetIds(batches: readonly RolloutBatch[]): string[][] {
+  let left = IDS_BUDGET;
+  return batches.map((b) => {
+    const ids = b.instanceIds.slice(0, Math.max(0, left));
+    left -= ids.length;
+    return ids;
+  });
+}
+
 /** Where the full plan (every target) of a rollout is readable. */
 export const rolloutResource = (rolloutId: string): string => `flotilla://rollouts/${rolloutId}`;
 
@@ -26,7 +39,12 @@ export const circuitBreakerView = z.object({
 
 const planBatchView = z.object({
   index: z.number().int(),
-  instance_ids: z.array(z.string()).max(100).describe('the first 100 instances of the batch, in upgrade order'),
+  instance_ids: z
+    .array(z.string())
+    .max(100)
+    .describe(
+      `instances of the batch in upgrade order: at most 100 per batch and ${IDS_BUDGET} over all batches (the full plan is at the rollout resource)`,
+    ),
   instance_count: z.number().int(),
   phase: z.enum(BATCH_PHASES),
 });
@@ -38,14 +56,14 @@ export const batchView = planBatchView.extend({
   completed_at: isoTime.nullable(),
 });
 
-export function toBatchView(b: RolloutBatch): z.infer<typeof batchView> {
+export function toBatchView(b: RolloutBatch, ids: string[] = b.instanceIds): z.infer<typeof batchView> {
   return {
     index: b.index,
     phase: b.phase,
     instance_count: b.instanceCount,
     healthy_count: b.healthyCount,
     failed_count: b.failedCount,
-    instance_ids: b.instanceIds,
+    instance_ids: ids,
     started_at: iso(b.startedAt),
     completed_at: iso(b.completedAt),
   };
@@ -96,6 +114,7 @@ export const planOutput = {
 };
 
 export function toPlanOutput(p: Plan): z.infer<z.ZodObject<typeof planOutput>> {
+  const ids = budgetIds(p.batches);
   return {
     rollout_id: p.rolloutId,
     dry_run: p.dryRun,
@@ -111,9 +130,9 @@ export function toPlanOutput(p: Plan): z.infer<z.ZodObject<typeof planOutput>> {
     },
     strategy: p.strategy,
     health_timeout_sec: p.healthTimeoutSec,
-    batches: p.batches.map((b) => ({
+    batches: p.batches.map((b, i) => ({
       index: b.index,
-      instance_ids: b.instanceIds,
+      instance_ids: ids[i] ?? [],
       instance_count: b.instanceCount,
       phase: b.phase,
     })),
@@ -199,7 +218,8 @@ export function toRolloutSummaryView(r: Rollout): z.infer<typeof rolloutSummaryV
 }
 
 export function toRolloutView(v: { rollout: Rollout; batches: RolloutBatch[] }): z.infer<typeof rolloutView> {
-  return { ...toRolloutSummaryView(v.rollout), batches: v.batches.map(toBatchView) };
+  const ids = budgetIds(v.batches);
+  return { ...toRolloutSummaryView(v.rollout), batches: v.batches.map((b, i) => toBatchView(b, ids[i])) };
 }
 
 export const targetView = z.object({
