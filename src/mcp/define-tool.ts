@@ -20,7 +20,22 @@ export interface ToolContext {
   signal?: AbortSignal;
   /** Sends an MCP progress notification when the caller asked for progress (gave a progress token). */
   progress?: (progress: number, total: number | undefined, message: string) => Promise<void>;
+  /**
+   * Asks the human in the client to fill a small form (MCP form elicitation). Present only when the
+   * client declared form elicitation on this session (stdio, in-memory); an answer counts as the caller.
+   */
+  elicit?: (message: string, fields: Record<string, ElicitField>, required: string[]) => Promise<ElicitAnswer>;
 }
+
+/** One field of an elicitation form: a string, optionally from a fixed list. */
+export interface ElicitField {
+  type: 'string';
+  title: string;
+  description: string;
+  enum?: string[];
+}
+
+export type ElicitAnswer = { action: 'accept'; content: Record<string, unknown> } | { action: 'decline' | 'cancel' };
 
 export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodRawShape = z.ZodRawShape> {
   name: string;

@@ -126,12 +126,25 @@ export function createMcpServer(deps: McpServerDeps): Server {
               method: 'notifications/progress',
               params: { progressToken, progress: done, ...(total === undefined ? {} : { total }), message },
             });
+    const elicit: ToolContext['elicit'] =
+      server.getClientCapabilities()?.elicitation?.form === undefined
+        ? undefined
+        : async (message, fields, required) => {
+            const answer = await server.elicitInput(
+              { mode: 'form', message, requestedSchema: { type: 'object', properties: fields, required } },
+              { relatedRequestId: extra.requestId, signal: extra.signal },
+            );
+            return answer.action === 'accept'
+              ? { action: 'accept', content: (answer.content ?? {}) as Record<string, unknown> }
+              : { action: answer.action };
+          };
     const outcome = await runTool(tool, request.params.arguments, {
       services: deps.services,
       caller,
       logger: deps.logger,
       signal: extra.signal,
       ...(progress === undefined ? {} : { progress }),
+      ...(elicit === undefined ? {} : { elicit }),
     });
     if (!outcome.ok) return errorResult(outcome.error);
     return { content: [{ type: 'text', text: textMirror(outcome.output) }], structuredContent: outcome.output };
