@@ -18,11 +18,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-demo-'));
 const digest = (c: string): string => `sha256:${c.repeat(64)}`;
 const step = (title: string): void => console.log(`\n── ${title}`);
 
-async function tool(
-  client: FlotillaClient,
-  name: string,
-  args: Record<string, unknown> = {},
-): Promise<Obj> {
+async function tool(client: FlotillaClient, name: string, args: Record<string, unknown> = {}): Promise<Obj> {
   const r = await client.callTool(name, args);
   if (r.isError) throw new Error(`${name} failed: ${r.text.split('\n')[0]}`);
   return r.structured as Obj;
@@ -35,12 +31,7 @@ function bar(done: number, total: number | undefined, message: string | undefine
 }
 
 /** Watches a rollout until it reaches one of `until`, drawing a progress bar from MCP progress notifications. */
-async function watch(
-  client: FlotillaClient,
-  rolloutId: string,
-  until: string[],
-  deadlineSec = 120,
-): Promise<Obj> {
+async function watch(client: FlotillaClient, rolloutId: string, until: string[], deadlineSec = 120): Promise<Obj> {
   const deadline = Date.now() + deadlineSec * 1000;
   for (;;) {
     const r = await client.callTool(

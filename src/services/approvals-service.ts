@@ -77,10 +77,7 @@ export class ApprovalsService {
     limit: number;
     cursor?: string;
   }): Promise<Page<ApprovalRequest>> {
-    const before =
-      f.cursor === undefined
-        ? undefined
-        : decodeTimeIdCursor(f.cursor);
+    const before = f.cursor === undefined ? undefined : decodeTimeIdCursor(f.cursor);
     const rows = await listApprovals(this.deps.db, {
       limit: f.limit,
       ...(f.status === undefined ? {} : { status: f.status }),

@@ -38,10 +38,7 @@ export class LearningsService {
     limit: number;
     cursor?: string;
   }): Promise<Page<Learning>> {
-    const before =
-      f.cursor === undefined
-        ? undefined
-        : decodeTimeIdCursor(f.cursor);
+    const before = f.cursor === undefined ? undefined : decodeTimeIdCursor(f.cursor);
     const rows = await searchLearnings(this.deps.db, {
       limit: f.limit,
       ...(f.text === undefined ? {} : { text: f.text }),

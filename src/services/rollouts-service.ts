@@ -285,10 +285,7 @@ export class RolloutsService {
   }): Promise<Page<Rollout>> {
     const group = f.group === undefined ? undefined : await this.fleet.resolveGroup(f.group);
     const module = f.module === undefined ? undefined : await this.modules.resolveModule(this.deps.db, f.module);
-    const before =
-      f.cursor === undefined
-        ? undefined
-        : decodeTimeIdCursor(f.cursor);
+    const before = f.cursor === undefined ? undefined : decodeTimeIdCursor(f.cursor);
     const rows = await listRollouts(this.deps.db, {
       limit: f.limit,
       ...(f.state === undefined ? {} : { state: f.state }),
