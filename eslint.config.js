@@ -56,7 +56,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/store/**/*.ts', 'src/services/**/*.ts', 'src/scheduler/**/*.ts', 'src/http/**/*.ts'],
+    files: [
+      'src/store/**/*.ts',
+      'src/services/**/*.ts',
+      'src/scheduler/**/*.ts',
+      'src/http/**/*.ts',
+      'src/federation/**/*.ts',
+      'src/agents/**/*.ts',
+    ],
     ignores: ['src/http/mcp-route.ts'],
     rules: {
       'no-restricted-imports': [

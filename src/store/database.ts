@@ -209,6 +209,60 @@ export interface LearningsTable {
   created_at: Timestamp;
 }
 
+export interface PlatformKeysTable {
+  id: Generated<string>;
+  algorithm: Generated<string>;
+  key_id: string;
+  public_key: string;
+  /** PKCS#8 PEM: read only by the platform signer's loader. */
+  private_key: string;
+  active: Generated<boolean>;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
+}
+
+export interface FederationPeersTable {
+  id: Generated<string>;
+  name: string;
+  status: string;
+  spawn_role: string;
+  spawn_mode: string;
+  remote_platform_url: string | null;
+  remote_platform_id: string | null;
+  contract_version: string | null;
+  public_key: string | null;
+  public_key_id: string | null;
+  region: string | null;
+  acceptance_token_hash: string | null;
+  token_expires_at: Timestamp | null;
+  last_heartbeat_at: Timestamp | null;
+  last_rtt_ms: number | null;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  accepted_at: Timestamp | null;
+  activated_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface FederationNoncesTable {
+  peer_id: string;
+  nonce: string;
+  seen_at: Timestamp;
+}
+
+/** Write-once: sequence, prev_hash and hash are set by the database's chain trigger. */
+export interface PeerAuditLogTable {
+  federation_peer_id: string;
+  sequence: ColumnType<string, never, never>;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  payload: ColumnType<Record<string, unknown>, string, never>;
+  prev_hash: ColumnType<string, never, never>;
+  hash: ColumnType<string, never, never>;
+}
+
 export interface Database {
   intervention_policies: InterventionPoliciesTable;
   approval_requests: ApprovalRequestsTable;
@@ -228,4 +282,8 @@ export interface Database {
   event_kinds: EventKindsTable;
   modules: ModulesTable;
   module_versions: ModuleVersionsTable;
+  platform_keys: PlatformKeysTable;
+  federation_peers: FederationPeersTable;
+  federation_nonces: FederationNoncesTable;
+  peer_audit_log: PeerAuditLogTable;
 }

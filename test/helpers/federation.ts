@@ -1,0 +1,74 @@
+// Federation test fixtures: peer rows inserted directly (the handshake does not exist yet), stores that
+// can be closed and opened again on the same data (a restart, or another replica), and a rejection helper.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
+import { openStore, type Store, type StoreKind } from '../../src/store/db.js';
+import type { Db } from '../../src/store/executor.js';
+import { migrateToLatest } from '../../src/store/migrator.js';
+import { createTestDatabase, silentLogger } from './store.js';
+
+/** Inserts an active autonomous peer named `name`, with `publicKey` when given; returns its id. */
+export async function insertTestPeer(db: Db, name: string, publicKey?: KeyObject): Promise<string> {
+  const now = new Date('2026-11-22T00:00:00.000Z');
+  const row = await db
+    .insertInto('federation_peers')
+    .values({
+      name,
+      status: 'active',
+      spawn_role: 'parent',
+      spawn_mode: 'autonomous_peer',
+      public_key: publicKey === undefined ? null : publicKeyPem(publicKey),
+      public_key_id: publicKey === undefined ? null : publicKeyId(publicKey),
+      created_by: 'test',
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** A store whose data outlives `close()`: `open()` again to restart on it. */
+export interface ReopenableStore {
+  open(): Promise<Store>;
+  /** Removes the data (the folder or the database); close every opened store first. */
+  destroy(): Promise<void>;
+}
+
+/** PGlite in a temporary folder, or a fresh Postgres database; migrated on first open. */
+export async function reopenableStore(kind: StoreKind): Promise<ReopenableStore> {
+  let migrated = false;
+  const openMigrated = async (open: () => Promise<Store>): Promise<Store> => {
+    const store = await open();
+    if (!migrated) await migrateToLatest(store.db);
+    migrated = true;
+    return store;
+  };
+  if (kind === 'pglite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-fed-'));
+    const dataDir = path.join(dir, 'data');
+    return {
+      open: () => openMigrated(() => openStore({ kind: 'pglite', dataDir }, { logger: silentLogger })),
+      destroy: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const database = await createTestDatabase();
+  return {
+    open: () =>
+      openMigrated(() => openStore({ kind: 'postgres', url: database.url }, { logger: silentLogger, poolSize: 5 })),
+    destroy: () => database.drop(),
+  };
+}
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<{ code?: unknown; message: string }> {
+  return promise.then(
+    () => {
+      throw new Error('expected the statement to be refused');
+    },
+    (err: { code?: unknown; message: string }) => err,
+  );
+}
