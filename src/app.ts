@@ -5,6 +5,8 @@ import { TOOLS } from '../tools/index.js';
 import type { ServeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { agentRoutes } from './agents/routes.js';
+import { sweepNonces } from './federation/request-auth.js';
+import { federationRoutes } from './federation/routes.js';
 import { mcpRoute } from './http/mcp-route.js';
 import { sendJson } from './http/io.js';
 import { startHttpListener, type HttpListener, type Route } from './http/server.js';
@@ -14,7 +16,9 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { systemClock, type Clock } from './scheduler/clock.js';
 import { Reconciler } from './scheduler/reconciler.js';
 import type { ServiceDeps } from './services/context.js';
+import { AuditService } from './services/audit-service.js';
 import { EventsService } from './services/events-service.js';
+import { FederationService } from './services/federation-service.js';
 import type { Services } from './services/index.js';
 import { ApprovalsService } from './services/approvals-service.js';
 import { FleetService } from './services/fleet-service.js';
@@ -27,6 +31,7 @@ import { HeartbeatIngestor } from './services/heartbeat-ingestor.js';
 import { ModulesService } from './services/modules-service.js';
 import { OperatorsService, type CreatedOperator } from './services/operators-service.js';
 import { PlatformService } from './services/platform-service.js';
+import { UnavailableError } from './errors.js';
 import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrator.js';
 import { ensurePlatformRow } from './store/platform-repository.js';
@@ -35,6 +40,8 @@ export type AppConfig = Pick<
   ServeConfig,
   'host' | 'port' | 'name' | 'region' | 'tickMs' | 'databaseUrl' | 'allowedOrigins'
 > & {
+  /** The URL federation peers reach this platform at; default the HTTP listener's. */
+  publicUrl?: string | undefined;
   logLevel?: ServeConfig['logLevel'];
   /** Default 15000. */
   agentHeartbeatMs?: number;
@@ -89,8 +96,24 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const rollouts = new RolloutsService(deps, fleet, modules, policies, learnings);
     const approvals = new ApprovalsService(deps, rollouts);
     const runner = new RolloutRunner({ db: store.db, logger: logger.child({ module: 'rollouts' }), policies });
+    const audit = new AuditService(deps);
+    let http: HttpListener | null = null;
+    const federation = new FederationService(deps, audit, {
+      id: platformRow.id,
+      name: config.name,
+      region: config.region ?? null,
+      url: () => {
+        const url = config.publicUrl ?? http?.url;
+        if (url === undefined)
+          throw new UnavailableError('this platform has no URL peers can reach', {
+            hint: 'serve with an HTTP listener, or set --public-url / FLOTILLA_PUBLIC_URL',
+          });
+        return url;
+      },
+    });
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
+    reconciler.register({ name: 'nonce-sweep', run: (now) => sweepNonces(store.db, now).then(() => undefined) });
     reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
     const services: Services = {
       operators,
@@ -102,6 +125,8 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       learnings,
       skills: new SkillsService(rollouts),
       events: new EventsService(deps),
+      audit,
+      federation,
       platform: new PlatformService(
         deps,
         {
@@ -119,7 +144,6 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const tools: readonly AnyTool[] = [...TOOLS, ...(overrides.extraTools ?? [])];
     const mcpDeps = { tools, services, logger: logger.child({ module: 'mcp' }) };
 
-    let http: HttpListener | null = null;
     if (overrides.http !== false) {
       const routes: Route[] = [
         {
@@ -130,6 +154,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
           },
         },
         agentRoutes({ fleet, ingestor, logger: logger.child({ module: 'agents' }) }),
+        federationRoutes({ protocol: federation.protocol, logger: logger.child({ module: 'federation' }) }),
         mcpRoute(mcpDeps, () => ({
           host: config.host,
           port: http?.port ?? config.port,

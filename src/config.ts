@@ -78,6 +78,15 @@ export const SETTINGS = {
       .default([]),
     describe: 'extra Origin/Host values accepted by /mcp, comma separated',
   },
+  publicUrl: {
+    flag: 'public-url',
+    env: 'FLOTILLA_PUBLIC_URL',
+    schema: z
+      .url({ protocol: /^https?$/ })
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
+    describe: 'URL federation peers reach this platform at (default: the HTTP listener URL)',
+  },
   operator: {
     flag: 'operator',
     env: 'FLOTILLA_OPERATOR',
@@ -96,6 +105,7 @@ export interface ServeConfig {
   databaseUrl: string | undefined;
   logLevel: z.infer<typeof logLevel>;
   allowedOrigins: string[];
+  publicUrl: string | undefined;
   operator: string | undefined;
 }
 

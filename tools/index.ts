@@ -33,6 +33,12 @@ import rollbackRollout from './rollback-rollout.js';
 import searchLearnings from './search-learnings.js';
 import setInterventionPolicy from './set-intervention-policy.js';
 import watchRollout from './watch-rollout.js';
+import proposeFederationPeer from './propose-federation-peer.js';
+import acceptFederationPeer from './accept-federation-peer.js';
+import listFederationPeers from './list-federation-peers.js';
+import revokeFederationPeer from './revoke-federation-peer.js';
+import getAuditLog from './get-audit-log.js';
+import verifyAuditLog from './verify-audit-log.js';
 
 export const TOOLS: readonly AnyTool[] = [
   getPlatformInfo,
@@ -68,4 +74,10 @@ export const TOOLS: readonly AnyTool[] = [
   rollbackRollout,
   createLearning,
   searchLearnings,
+  listFederationPeers,
+  proposeFederationPeer,
+  acceptFederationPeer,
+  revokeFederationPeer,
+  getAuditLog,
+  verifyAuditLog,
 ];

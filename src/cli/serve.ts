@@ -21,6 +21,7 @@ Options (flag / environment, default):
   --database-url URL   DATABASE_URL       pglite://./.flotilla/data (postgres://… for production)
   --log-level LEVEL    LOG_LEVEL          info
   --allowed-origins L  FLOTILLA_ALLOWED_ORIGINS  extra Origin/Host values for /mcp, comma separated
+  --public-url URL     FLOTILLA_PUBLIC_URL  URL federation peers reach this platform at (default: the listener's)
   --stdio              speak MCP on stdin/stdout (logs stay on stderr)
   --operator NAME      FLOTILLA_OPERATOR  operator a stdio session acts as (default: ${BOOTSTRAP_ADMIN})
   --no-http            with --stdio: no HTTP listener
@@ -41,6 +42,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'allowed-origins': { type: 'string' },
+      'public-url': { type: 'string' },
       operator: { type: 'string' },
       stdio: { type: 'boolean' },
       'no-http': { type: 'boolean' },
@@ -62,6 +64,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'databaseUrl',
       'logLevel',
       'allowedOrigins',
+      'publicUrl',
       'operator',
     ] as const,
     values,

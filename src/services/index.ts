@@ -1,6 +1,8 @@
 // The services a tool or HTTP handler may call, gathered for injection.
 import type { ApprovalsService } from './approvals-service.js';
+import type { AuditService } from './audit-service.js';
 import type { EventsService } from './events-service.js';
+import type { FederationService } from './federation-service.js';
 import type { LearningsService } from './learnings-service.js';
 import type { PoliciesService } from './policies-service.js';
 import type { RolloutsService } from './rollouts-service.js';
@@ -21,4 +23,6 @@ export interface Services {
   rollouts: RolloutsService;
   learnings: LearningsService;
   skills: SkillsService;
+  audit: AuditService;
+  federation: FederationService;
 }

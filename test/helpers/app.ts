@@ -2,7 +2,7 @@
 // and MCP clients that go through the SDK (in memory or over HTTP).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { createApp, type App, type AppOverrides } from '../../src/app.js';
+import { createApp, type App, type AppConfig, type AppOverrides } from '../../src/app.js';
 import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
 import { ManualClock } from '../../src/scheduler/clock.js';
 import type { Store, StoreKind } from '../../src/store/db.js';
@@ -23,7 +23,11 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export async function startTestPlatform(kind: StoreKind, overrides: AppOverrides = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  kind: StoreKind,
+  overrides: AppOverrides = {},
+  config: Partial<AppConfig> = {},
+): Promise<TestPlatform> {
   const store = await openTestStore(kind, { migrate: false });
   const clock = new ManualClock('2026-11-22T00:00:00.000Z');
   const app = await createApp(
@@ -35,6 +39,7 @@ export async function startTestPlatform(kind: StoreKind, overrides: AppOverrides
       tickMs: 5000,
       databaseUrl: undefined,
       allowedOrigins: [],
+      ...config,
     },
     { store, clock, logger: silentLogger, startReconciler: false, ...overrides },
   );

@@ -42,6 +42,7 @@ const VERBS = new Set([
   'pause',
   'plan',
   'promote',
+  'propose',
   'publish',
   'register',
   'reject',
@@ -62,6 +63,7 @@ const VERBS = new Set([
   'terminate',
   'unassign',
   'update',
+  'verify',
   'watch',
 ]);
 /** Names the seed documents give that are not verb-first; kept so tutorials can be followed verbatim. */

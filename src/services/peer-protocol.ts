@@ -1,0 +1,257 @@
+// The inbound side of the peer protocol: redeem an acceptance token (unsigned; the token is the
+// credential), and authenticate signed calls (activate, revoke) against the calling peer's recorded key.
+// Every refusal of a signed call from a known peer is audited on that peer's log.
+import { z } from 'zod';
+import {
+  acceptedEvent,
+  contractsCompatible,
+  normaliseUrl,
+  revokedEvent,
+  type FederationPeer,
+  type PeerStatus,
+} from '../domain/federation.js';
+import { regionSchema } from '../domain/names.js';
+import { ConflictError, InvalidInputError, UnauthorizedError } from '../errors.js';
+import {
+  loadPlatformSigner,
+  parsePublicKey,
+  publicKeyId,
+  publicKeyPem,
+  type PlatformSigner,
+} from '../federation/keys.js';
+import { authenticatePeerRequest } from '../federation/request-auth.js';
+import type { HeaderMap, SignableRequest } from '../federation/signing.js';
+import { appendEvent } from '../store/events-repository.js';
+import {
+  findPeerByKeyId,
+  findPeerByTokenHash,
+  redeemAcceptanceToken,
+  transitionPeer,
+} from '../store/peers-repository.js';
+import type { AuditService } from './audit-service.js';
+import type { ServiceDeps } from './context.js';
+import { CONTRACT_VERSION } from './platform-service.js';
+import { hashToken } from './tokens.js';
+
+/** This platform as it introduces itself to peers. */
+export interface PlatformSelf {
+  id: string;
+  name: string;
+  region: string | null;
+  /** The URL peers reach this platform at (the public URL setting, else the listener's). */
+  url(): string;
+}
+
+export const acceptRequestSchema = z.strictObject({
+  acceptance_token: z.string().min(1).max(200),
+  platform_id: z.uuid(),
+  name: z.string().min(1).max(128),
+  url: z.string().min(1).max(2048),
+  region: regionSchema.nullable().optional(),
+  public_key: z.string().min(1).max(4096),
+  contract_version: z.string().min(1).max(32),
+});
+export type AcceptRequest = z.infer<typeof acceptRequestSchema>;
+
+/** What the parent answers a successful accept with: its identity and residency policy. */
+export interface AcceptAnswer {
+  platform_id: string;
+  name: string;
+  url: string;
+  region: string | null;
+  public_key: string;
+  contract_version: string;
+  spawn_mode: string;
+  data_residency: unknown[];
+}
+
+/** An inbound signed request as the HTTP route read it. */
+export type InboundRequest = SignableRequest & { headers: HeaderMap };
+
+export class PeerProtocol {
+  private signerPromise: Promise<PlatformSigner> | undefined;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly audit: AuditService,
+    private readonly self: PlatformSelf,
+  ) {}
+
+  /** The platform's signer, loaded (or created) on first use. */
+  signer(): Promise<PlatformSigner> {
+    this.signerPromise ??= loadPlatformSigner(this.deps.db, this.deps.clock).catch((err: unknown) => {
+      this.signerPromise = undefined;
+      throw err;
+    });
+    return this.signerPromise;
+  }
+
+  /**
+   * Parent side of accept: negotiates the contract, then redeems the token in one conditional update,
+   * recording the child's key, URL and region. A refusal changes nothing.
+   */
+  async accept(input: AcceptRequest): Promise<AcceptAnswer> {
+    if (!contractsCompatible(CONTRACT_VERSION, input.contract_version)) {
+      throw new ConflictError(
+        `contract version ${input.contract_version} cannot peer with this platform's ${CONTRACT_VERSION}: major versions must match`,
+        {
+          hint: 'upgrade one platform so both speak the same major contract version',
+          details: { local_contract_version: CONTRACT_VERSION, remote_contract_version: input.contract_version },
+        },
+      );
+    }
+    if (input.platform_id === this.self.id) throw new ConflictError('a platform cannot federate with itself');
+    const key = parsePublicKey(input.public_key);
+    const url = normaliseUrl(input.url);
+    const signer = await this.signer();
+    const tokenHash = hashToken(input.acceptance_token);
+    const peer = await this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      let redeemed: FederationPeer | null;
+      try {
+        redeemed = await redeemAcceptanceToken(
+          trx,
+          tokenHash,
+          {
+            platformId: input.platform_id,
+            url,
+            region: input.region ?? null,
+            publicKeyPem: publicKeyPem(key),
+            publicKeyId: publicKeyId(key),
+            contractVersion: input.contract_version,
+          },
+          now,
+        );
+      } catch (err) {
+        if ((err as { code?: unknown }).code === '23505') {
+          throw new ConflictError('this public key already belongs to a live peering of this platform', { cause: err });
+        }
+        throw err;
+      }
+      if (redeemed === null) throw await this.tokenRefusal(trx, tokenHash, now);
+      await this.audit.append(
+        redeemed.id,
+        {
+          actor: `peer:${input.name}`,
+          action: 'federation.accepted',
+          payload: {
+            remote_platform_id: input.platform_id,
+            remote_platform_url: url,
+            region: input.region ?? null,
+            public_key_id: redeemed.publicKeyId,
+            contract_version: input.contract_version,
+          },
+        },
+        trx,
+      );
+      await appendEvent(trx, acceptedEvent(redeemed, `peer:${input.name}`), now);
+      return redeemed;
+    });
+    this.deps.logger.info({ peerId: peer.id, name: peer.name }, 'federation peer accepted');
+    return {
+      platform_id: this.self.id,
+      name: this.self.name,
+      url: this.self.url(),
+      region: this.self.region,
+      public_key: signer.publicKeyPem,
+      contract_version: CONTRACT_VERSION,
+      spawn_mode: peer.spawnMode,
+      data_residency: [],
+    };
+  }
+
+  private async tokenRefusal(
+    db: Parameters<typeof findPeerByTokenHash>[0],
+    tokenHash: string,
+    now: Date,
+  ): Promise<UnauthorizedError> {
+    const holder = await findPeerByTokenHash(db, tokenHash);
+    const hint = 'ask the parent operator to propose_federation_peer again and use the new acceptance_token';
+    if (holder === null) return new UnauthorizedError('acceptance token is unknown', { hint });
+    if (holder.status === 'revoked' && holder.acceptedAt === null) {
+      return new UnauthorizedError('acceptance token was revoked with its proposal', { hint });
+    }
+    if (holder.status !== 'proposed') return new UnauthorizedError('acceptance token was already used', { hint });
+    if (holder.tokenExpiresAt !== null && holder.tokenExpiresAt <= now) {
+      return new UnauthorizedError(`acceptance token expired at ${holder.tokenExpiresAt.toISOString()}`, { hint });
+    }
+    return new UnauthorizedError('acceptance token cannot be redeemed', { hint });
+  }
+
+  /**
+   * Authenticates a signed call from a peer whose status is one of `allowed`. A refusal from a known
+   * peer (bad signature, replay, revoked or not yet allowed) is audited on its log, then thrown as 401.
+   */
+  async authenticate(request: InboundRequest, allowed: readonly PeerStatus[], action: string): Promise<FederationPeer> {
+    const now = this.deps.clock.now();
+    let known: FederationPeer | null = null;
+    const result = await authenticatePeerRequest(
+      this.deps.db,
+      request,
+      async (keyId) => {
+        known = await findPeerByKeyId(this.deps.db, keyId);
+        if (known === null || known.publicKey === null || !allowed.includes(known.status)) return null;
+        return { peerId: known.id, publicKey: parsePublicKey(known.publicKey) };
+      },
+      { now },
+    );
+    const peer = known as FederationPeer | null;
+    if (result.ok && peer !== null) return peer;
+    const reason = result.ok ? 'unknown_key' : result.reason;
+    const message =
+      peer !== null && !allowed.includes(peer.status)
+        ? `federation peer ${peer.name} is ${peer.status} and may not call ${action}`
+        : result.ok
+          ? 'unknown peer'
+          : result.message;
+    if (peer !== null) {
+      await this.audit.append(peer.id, {
+        actor: `peer:${peer.name}`,
+        action: 'federation.request.refused',
+        payload: { request: action, reason, message, status: peer.status },
+      });
+    }
+    this.deps.logger.warn({ action, reason, peerId: peer?.id }, 'signed peer request refused');
+    throw new UnauthorizedError(message, { details: { reason } });
+  }
+
+  /** A signed activate: the child proved it holds the key it gave at accept. Idempotent once active. */
+  async activate(request: InboundRequest): Promise<FederationPeer> {
+    const peer = await this.authenticate(request, ['accepted', 'active'], 'activate');
+    if (peer.status === 'active') return peer;
+    return this.deps.db.transaction().execute(async (trx) => {
+      const active = await transitionPeer(trx, peer.id, ['accepted'], 'active', this.deps.clock.now());
+      if (active === null) throw new ConflictError(`federation peer ${peer.name} is no longer accepted`);
+      await this.audit.append(
+        active.id,
+        { actor: `peer:${peer.name}`, action: 'federation.activated', payload: {} },
+        trx,
+      );
+      return active;
+    });
+  }
+
+  /** A signed revoke: the remote side ended the peering; this side marks it revoked too. */
+  async revoke(request: InboundRequest): Promise<FederationPeer> {
+    const peer = await this.authenticate(request, ['accepted', 'active', 'lost_contact'], 'revoke');
+    return this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const revoked = await transitionPeer(trx, peer.id, ['accepted', 'active', 'lost_contact'], 'revoked', now);
+      if (revoked === null) throw new ConflictError(`federation peer ${peer.name} is already revoked`);
+      await this.audit.append(
+        revoked.id,
+        { actor: `peer:${peer.name}`, action: 'federation.revoked', payload: { by: 'remote' } },
+        trx,
+      );
+      await appendEvent(trx, revokedEvent(revoked, `peer:${peer.name}`), now);
+      return revoked;
+    });
+  }
+}
+
+/** Input errors of the accept body, as the route reports them. */
+export function acceptInputError(error: z.ZodError): InvalidInputError {
+  const issue = error.issues[0]!;
+  const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.') || 'body';
+  return new InvalidInputError(`${field}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`);
+}
