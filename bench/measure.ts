@@ -16,9 +16,14 @@ export interface Timing {
 export interface ResultRow {
   bench: string;
   case: string;
-  timing: Timing;
+  /** Latencies, when the row is a timing (memory rows have none). */
+  timing?: Timing;
   /** Calls per second with several calls in flight at once, when measured. */
   parallelPerSec?: number;
+  /** How many calls were in flight for parallelPerSec (default: the MCP benchmark's 8). */
+  inFlight?: number;
+  /** A figure that is not a timing, e.g. "RSS 142 MB". */
+  figure?: string;
   /** e.g. "p99 < 10 ms"; empty when the row is for contrast only. */
   goal?: string;
   ok?: boolean;

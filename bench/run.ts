@@ -6,10 +6,25 @@
 //   BENCH_PGLITE_EVENTS  events in the PGlite log, 0 = skip   (default 1000000)
 //   BENCH_CALLS          timed calls per recent_events case   (default 300)
 //   BENCH_MCP_CALLS      timed calls per tool and transport   (default 1000)
+//   BENCH_HB_AGENTS      agents heartbeating over HTTP, 0 = skip                (default 10000)
+//   BENCH_HB_SECONDS     timed seconds per target (no-op, platform), in 2 rounds (default 10)
+//   BENCH_HB_CONNECTIONS load client's keep-alive connections                  (default 128)
+//   BENCH_HB_IN_FLIGHT   requests the load client keeps outstanding              (default 128)
+//   BENCH_HB_CPU_PROFILE write a .cpuprofile of the platform's timed windows here (default: none)
+//   BENCH_MEMORY_INSTANCES  instances for the memory benchmark, 0 = skip      (default 100000)
+//   BENCH_ROLLOUT_INSTANCES fleet for the rolling-upgrade benchmark (Postgres), 0 = skip (default 100000)
+//   BENCH_PGLITE_ROLLOUT_INSTANCES  the same on PGlite, 0 = skip              (default 100000)
+//   BENCH_ROLLOUT_SMALL  the smaller fleet ticks are compared with             (default 10000)
+//   BENCH_ROLLOUT_PLANS  plans timed per fleet                                 (default 3)
+//   BENCH_ROLLOUT_TICKS  ticks timed per fleet and case                        (default 10)
 import os from 'node:os';
+import { killAllChildren } from './child-processes.js';
+import { benchHeartbeatIngest } from './heartbeat-ingest.js';
 import { benchMcpRoundTrip, IN_FLIGHT } from './mcp-round-trip.js';
 import { formatTable, log, ms, rate, since, type ResultRow } from './measure.js';
+import { benchPlatformMemory } from './platform-memory.js';
 import { benchRecentEvents } from './recent-events.js';
+import { benchRollingUpgrade } from './rolling-upgrade.js';
 import { ADMIN_URL, dropAllThrowawayDatabases, postgresVersion } from './throwaway-database.js';
 
 function intEnv(name: string, fallback: number): number {
@@ -24,11 +39,23 @@ const EVENTS = intEnv('BENCH_EVENTS', 1_000_000);
 const PGLITE_EVENTS = intEnv('BENCH_PGLITE_EVENTS', 1_000_000);
 const CALLS = intEnv('BENCH_CALLS', 300);
 const MCP_CALLS = intEnv('BENCH_MCP_CALLS', 1000);
+const HB_AGENTS = intEnv('BENCH_HB_AGENTS', 10_000);
+const HB_SECONDS = intEnv('BENCH_HB_SECONDS', 10);
+const HB_CONNECTIONS = intEnv('BENCH_HB_CONNECTIONS', 128);
+const HB_IN_FLIGHT = intEnv('BENCH_HB_IN_FLIGHT', 128);
+const HB_CPU_PROFILE = process.env.BENCH_HB_CPU_PROFILE === '' ? undefined : process.env.BENCH_HB_CPU_PROFILE;
+const MEMORY_INSTANCES = intEnv('BENCH_MEMORY_INSTANCES', 100_000);
+const ROLLOUT_INSTANCES = intEnv('BENCH_ROLLOUT_INSTANCES', 100_000);
+const PGLITE_ROLLOUT_INSTANCES = intEnv('BENCH_PGLITE_ROLLOUT_INSTANCES', 100_000);
+const ROLLOUT_SMALL = intEnv('BENCH_ROLLOUT_SMALL', 10_000);
+const ROLLOUT_PLANS = Math.max(1, intEnv('BENCH_ROLLOUT_PLANS', 3));
+const ROLLOUT_TICKS = Math.max(1, intEnv('BENCH_ROLLOUT_TICKS', 10));
 const CONTRAST_CALLS = 10;
 const MCP_SEED_EVENTS = 10_000;
 
 process.once('SIGINT', () => {
-  console.error('\ninterrupted: dropping throwaway databases');
+  console.error('\ninterrupted: stopping child processes, dropping throwaway databases');
+  killAllChildren();
   void dropAllThrowawayDatabases().finally(() => process.exit(130));
 });
 
@@ -75,6 +102,46 @@ const runs: Array<{ name: string; skip: boolean; run: () => Promise<ResultRow[]>
     skip: pgVersion === null || MCP_CALLS === 0,
     run: () => benchMcpRoundTrip({ store: 'postgres', calls: MCP_CALLS, seedEvents: MCP_SEED_EVENTS }),
   },
+  {
+    name: 'heartbeat ingestion over HTTP',
+    skip: pgVersion === null || HB_AGENTS === 0 || HB_SECONDS === 0,
+    run: () =>
+      benchHeartbeatIngest({
+        agents: HB_AGENTS,
+        seconds: HB_SECONDS,
+        rounds: 2,
+        connections: Math.max(1, HB_CONNECTIONS),
+        inFlight: Math.max(1, HB_IN_FLIGHT),
+        ...(HB_CPU_PROFILE === undefined ? {} : { cpuProfile: HB_CPU_PROFILE }),
+      }),
+  },
+  {
+    name: 'platform memory',
+    skip: pgVersion === null || MEMORY_INSTANCES === 0,
+    run: () => benchPlatformMemory({ instances: MEMORY_INSTANCES }),
+  },
+  {
+    name: 'rolling upgrade on Postgres',
+    skip: pgVersion === null || ROLLOUT_INSTANCES === 0,
+    run: () =>
+      benchRollingUpgrade({
+        store: 'postgres',
+        fleets: ROLLOUT_SMALL === 0 ? [ROLLOUT_INSTANCES] : [ROLLOUT_INSTANCES, ROLLOUT_SMALL],
+        plans: ROLLOUT_PLANS,
+        ticks: ROLLOUT_TICKS,
+      }),
+  },
+  {
+    name: 'rolling upgrade on PGlite',
+    skip: PGLITE_ROLLOUT_INSTANCES === 0,
+    run: () =>
+      benchRollingUpgrade({
+        store: 'pglite',
+        fleets: ROLLOUT_SMALL === 0 ? [PGLITE_ROLLOUT_INSTANCES] : [PGLITE_ROLLOUT_INSTANCES, ROLLOUT_SMALL],
+        plans: ROLLOUT_PLANS,
+        ticks: ROLLOUT_TICKS,
+      }),
+  },
 ];
 
 const results: ResultRow[] = [];
@@ -93,17 +160,18 @@ for (const r of runs) {
 log('== summary ==');
 log(
   formatTable(
-    ['benchmark', 'case', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'calls/s', `calls/s, ${IN_FLIGHT} in flight`, 'goal', ''],
+    ['benchmark', 'case', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'calls/s', 'calls/s in flight', 'other', 'goal', ''],
     results.map((r) => [
       r.bench,
       r.case,
-      String(r.timing.n),
-      ms(r.timing.p50),
-      ms(r.timing.p99),
-      ms(r.timing.mean),
-      rate(r.timing.perSec),
-      r.parallelPerSec === undefined ? '' : rate(r.parallelPerSec),
-      r.goal ?? '(contrast)',
+      r.timing === undefined ? '' : String(r.timing.n),
+      r.timing === undefined ? '' : ms(r.timing.p50),
+      r.timing === undefined ? '' : ms(r.timing.p99),
+      r.timing === undefined ? '' : ms(r.timing.mean),
+      r.timing === undefined || r.parallelPerSec !== undefined ? '' : rate(r.timing.perSec),
+      r.parallelPerSec === undefined ? '' : `${rate(r.parallelPerSec)} (${r.inFlight ?? IN_FLIGHT})`,
+      r.figure ?? '',
+      r.goal ?? '',
       r.ok === undefined ? '' : r.ok ? 'ok' : 'MISSED',
     ]),
   ),
