@@ -1,10 +1,10 @@
 // create_enrollment_token: lets agents join a group (creating the group on first use).
 import { z } from 'zod';
 import { groupNameSchema, labelsSchema, regionSchema } from '../src/domain/names.js';
-import { InvalidInputError } from '../src/errors.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { isoTime } from '../src/mcp/schemas.js';
 import { DEFAULT_ENROLLMENT_TTL_SEC } from '../src/services/fleet-service.js';
+import { groupRefFrom } from './shared/fleet-views.js';
 
 export default defineTool({
   name: 'create_enrollment_token',
@@ -33,11 +33,8 @@ export default defineTool({
     expires_at: isoTime,
   },
   handler: async ({ services, caller }, input) => {
-    if ((input.group === undefined) === (input.template_id === undefined)) {
-      throw new InvalidInputError('give exactly one of group or template_id');
-    }
     const { token, enrollmentToken, groupCreated } = await services.fleet.createEnrollmentToken(caller, {
-      group: input.group !== undefined ? { groupName: input.group } : { groupId: input.template_id! },
+      group: groupRefFrom(input),
       ttlSec: input.ttl_sec ?? DEFAULT_ENROLLMENT_TTL_SEC,
       region: input.region ?? null,
       labels: input.labels ?? {},

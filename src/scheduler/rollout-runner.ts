@@ -11,6 +11,7 @@ import type { Database } from '../store/database.js';
 import type { Db } from '../store/executor.js';
 import {
   batchCounts,
+  countUnconfirmedRollbacks,
   judgeRollingBack,
   judgeUpgrading,
   promoteBaseline,
@@ -211,14 +212,7 @@ export class RolloutRunner {
   private async advanceRollback(trx: Db, r: Rollout, now: Date): Promise<void> {
     const { remaining } = await judgeRollingBack(trx, { rolloutId: r.id, moduleName: r.moduleName, now });
     if (remaining > 0) return;
-    const unconfirmed = await trx
-      .selectFrom('rollout_targets')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('rollout_id', '=', r.id)
-      .where('state', '=', 'failed')
-      .where('outcome_reason', 'like', 'rollback%')
-      .executeTakeFirstOrThrow();
-    const failedCount = Number(unconfirmed.n);
+    const failedCount = await countUnconfirmedRollbacks(trx, r.id);
     if (failedCount > 0) {
       await transitionRollout(trx, r, 'fail', {
         actor: ACTOR,

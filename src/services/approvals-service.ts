@@ -168,8 +168,8 @@ export class ApprovalsService {
         const reset = resetAfterContinue({
           consecutive: rollout.consecutiveFailures,
           runIds: rollout.failureRunIds,
-          healthyTotal: 0,
-          failedTotal: 0,
+          healthyTotal: rollout.healthyTotal,
+          failedTotal: rollout.failedTotal,
         });
         return transitionRollout(trx, rollout, 'continue', {
           actor,

@@ -350,7 +350,7 @@ export class RolloutsService {
           return;
       }
     });
-    return (await this.get(id)).rollout;
+    return (await findRollout(this.deps.db, id))!;
   }
 
   /**

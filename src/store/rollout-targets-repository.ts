@@ -358,8 +358,8 @@ export async function startRollback(
 export async function judgeRollingBack(
   db: Db,
   j: { rolloutId: string; moduleName: string; now: Date },
-): Promise<{ rolledBack: number; failed: number; remaining: number }> {
-  const rows = await sql<{ state: string }>`
+): Promise<{ remaining: number }> {
+  await sql`
     WITH ev AS (
       SELECT t.instance_id,
         CASE
@@ -374,15 +374,20 @@ export async function judgeRollingBack(
     )
     UPDATE rollout_targets t SET state = ev.outcome, finished_at = ${j.now},
       outcome_reason = CASE WHEN ev.outcome = 'failed' THEN 'rollback not confirmed within health_timeout_sec' ELSE 'previous version restored' END
-    FROM ev WHERE t.rollout_id = ${j.rolloutId} AND t.instance_id = ev.instance_id AND ev.outcome IS NOT NULL
-    RETURNING t.state`.execute(db);
+    FROM ev WHERE t.rollout_id = ${j.rolloutId} AND t.instance_id = ev.instance_id AND ev.outcome IS NOT NULL`.execute(
+    db,
+  );
   const remaining = await sql<{ n: string }>`
     SELECT count(*) AS n FROM rollout_targets WHERE rollout_id = ${j.rolloutId} AND state = 'rolling_back'`.execute(db);
-  return {
-    rolledBack: rows.rows.filter((r) => r.state === 'rolled_back').length,
-    failed: rows.rows.filter((r) => r.state === 'failed').length,
-    remaining: Number(remaining.rows[0]?.n ?? 0),
-  };
+  return { remaining: Number(remaining.rows[0]?.n ?? 0) };
+}
+
+/** Instances whose rollback was not confirmed before its deadline (read once, when a rollback ends). */
+export async function countUnconfirmedRollbacks(db: Db, rolloutId: string): Promise<number> {
+  const r = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM rollout_targets
+    WHERE rollout_id = ${rolloutId} AND state = 'failed' AND outcome_reason LIKE 'rollback%'`.execute(db);
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 /** After completion: the group's baseline becomes the target and per-instance overrides equal to it are dropped. */
