@@ -1,5 +1,7 @@
 // The composition root: opens and migrates the store, builds services, the reconciler, the MCP
 // server factory and the HTTP listener. Entry points only wire a transport to what this returns.
+import os from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { TOOLS } from '../tools/index.js';
 import type { ServeConfig } from './config.js';
@@ -7,6 +9,7 @@ import { createLogger } from './logger.js';
 import { agentRoutes } from './agents/routes.js';
 import { sweepNonces } from './federation/request-auth.js';
 import { federationRoutes } from './federation/routes.js';
+import { apiRoutes } from './http/api-routes.js';
 import { mcpRoute } from './http/mcp-route.js';
 import { sendJson } from './http/io.js';
 import { startHttpListener, type HttpListener, type Route } from './http/server.js';
@@ -19,6 +22,8 @@ import type { ServiceDeps } from './services/context.js';
 import { AuditService } from './services/audit-service.js';
 import { EventsService } from './services/events-service.js';
 import { FederationService } from './services/federation-service.js';
+import { BoundaryService } from './services/boundary-service.js';
+import { GrantsService } from './services/grants-service.js';
 import type { Services } from './services/index.js';
 import { ApprovalsService } from './services/approvals-service.js';
 import { FleetService } from './services/fleet-service.js';
@@ -31,6 +36,13 @@ import { HeartbeatIngestor } from './services/heartbeat-ingestor.js';
 import { ModulesService } from './services/modules-service.js';
 import { OperatorsService, type CreatedOperator } from './services/operators-service.js';
 import { PlatformService } from './services/platform-service.js';
+import { ClusterService } from './services/cluster-service.js';
+import { SpawnService } from './services/spawn-service.js';
+import { LocalProcessProvider } from './federation/spawn/local-process-provider.js';
+import type { PlatformProvider } from './federation/spawn/provider.js';
+import { peerCallGates } from './services/peer-gates.js';
+import { ResidencyService } from './services/residency-service.js';
+import { PeerReads } from './services/peer-reads.js';
 import { UnavailableError } from './errors.js';
 import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrator.js';
@@ -45,6 +57,12 @@ export type AppConfig = Pick<
   logLevel?: ServeConfig['logLevel'];
   /** Default 15000. */
   agentHeartbeatMs?: number;
+  /** Default 15000. */
+  peerHeartbeatMs?: number;
+  /** Where spawned children live; default <cwd>/.flotilla/children. */
+  childrenDir?: string;
+  /** This process's cluster_members id when it was spawned as a cluster member (its bootstrap file). */
+  clusterMemberId?: string;
 };
 
 export interface AppOverrides {
@@ -58,6 +76,8 @@ export interface AppOverrides {
   http?: boolean;
   /** false: the reconciler only ticks when told to (tests). */
   startReconciler?: boolean;
+  /** How spawn_child_platform starts children; default a local `flotilla serve` process. */
+  spawnProvider?: PlatformProvider;
 }
 
 export interface App {
@@ -97,24 +117,80 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const approvals = new ApprovalsService(deps, rollouts);
     const runner = new RolloutRunner({ db: store.db, logger: logger.child({ module: 'rollouts' }), policies });
     const audit = new AuditService(deps);
+    const residency = new ResidencyService(deps, audit);
     let http: HttpListener | null = null;
-    const federation = new FederationService(deps, audit, {
-      id: platformRow.id,
-      name: config.name,
-      region: config.region ?? null,
-      url: () => {
+    const federation = new FederationService(
+      deps,
+      audit,
+      {
+        id: platformRow.id,
+        name: config.name,
+        region: config.region ?? null,
+        url: () => {
+          const url = config.publicUrl ?? http?.url;
+          if (url === undefined)
+            throw new UnavailableError('this platform has no URL peers can reach', {
+              hint: 'serve with an HTTP listener, or set --public-url / FLOTILLA_PUBLIC_URL',
+            });
+          return url;
+        },
+      },
+      { gates: peerCallGates(residency), heartbeatMs: config.peerHeartbeatMs },
+    );
+    const resolvePeer = (ref: string) => federation.resolve(ref);
+    const grants = new GrantsService(deps, audit, resolvePeer);
+    grants.attachPeerCalls(federation.calls);
+    const boundary = new BoundaryService(deps, audit, resolvePeer);
+    const peerReads = new PeerReads(deps, federation);
+    peerReads.register(federation.calls);
+    reconciler.register({ name: 'grant-archive', run: (now) => grants.archiveExpired(now).then(() => undefined) });
+    reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
+    reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
+    reconciler.register({ name: 'nonce-sweep', run: (now) => sweepNonces(store.db, now).then(() => undefined) });
+    reconciler.register({
+      name: 'peer-heartbeats',
+      run: (now) => federation.heartbeats.sendDue(now).then(() => undefined),
+    });
+    reconciler.register({
+      name: 'peer-contact',
+      run: (now) => federation.heartbeats.sweepStale(now).then(() => undefined),
+    });
+    reconciler.register({ name: 'peer-outbox', run: (now) => federation.calls.deliverDue(now).then(() => undefined) });
+    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
+    const spawn = new SpawnService(deps, federation, audit, {
+      provider:
+        overrides.spawnProvider ??
+        new LocalProcessProvider({
+          childrenDir: config.childrenDir ?? path.join(process.cwd(), '.flotilla', 'children'),
+        }),
+      storeKind: store.kind,
+      databaseUrl: config.databaseUrl,
+      parentUrl: () => {
         const url = config.publicUrl ?? http?.url;
         if (url === undefined)
-          throw new UnavailableError('this platform has no URL peers can reach', {
+          throw new UnavailableError('this platform has no URL a child platform can reach', {
             hint: 'serve with an HTTP listener, or set --public-url / FLOTILLA_PUBLIC_URL',
           });
         return url;
       },
+      region: config.region ?? null,
+      tickMs: config.tickMs,
+      logLevel: config.logLevel ?? 'info',
     });
-    reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
-    reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
-    reconciler.register({ name: 'nonce-sweep', run: (now) => sweepNonces(store.db, now).then(() => undefined) });
-    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
+    const cluster = new ClusterService(deps, {
+      enabled: store.kind === 'postgres',
+      tickMs: config.tickMs,
+      self: {
+        id: config.clusterMemberId,
+        name: config.name,
+        region: config.region ?? null,
+        url: () => config.publicUrl ?? http?.url ?? null,
+        pid: process.pid,
+        hostname: os.hostname(),
+      },
+    });
+    reconciler.register({ name: 'spawned-children', run: (now) => spawn.reconcile(now) });
+    reconciler.register({ name: 'cluster-member', run: (now) => cluster.heartbeat(now) });
     const services: Services = {
       operators,
       modules,
@@ -127,6 +203,12 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       events: new EventsService(deps),
       audit,
       federation,
+      spawn,
+      cluster,
+      residency,
+      peerReads,
+      grants,
+      boundary,
       platform: new PlatformService(
         deps,
         {
@@ -154,7 +236,12 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
           },
         },
         agentRoutes({ fleet, ingestor, logger: logger.child({ module: 'agents' }) }),
-        federationRoutes({ protocol: federation.protocol, logger: logger.child({ module: 'federation' }) }),
+        federationRoutes({
+          protocol: federation.protocol,
+          calls: federation.calls,
+          logger: logger.child({ module: 'federation' }),
+        }),
+        apiRoutes({ tools, services, logger: logger.child({ module: 'api' }) }),
         mcpRoute(mcpDeps, () => ({
           host: config.host,
           port: http?.port ?? config.port,
@@ -163,6 +250,11 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       ];
       http = await startHttpListener({ host: config.host, port: config.port, routes, logger });
     }
+    // After the listener: a member's URL is the listener's. A failure must not leave it open.
+    await cluster.register().catch(async (err: unknown) => {
+      await http?.close();
+      throw err;
+    });
     if (overrides.startReconciler !== false) reconciler.start();
 
     return {
@@ -180,6 +272,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
         await reconciler.stop();
         await http?.close();
         await ingestor.drain();
+        await cluster.stop();
         if (ownsStore) await store.close();
       },
     };

@@ -1,6 +1,7 @@
 // Settings from flags and environment, validated with zod. A bad value stops start-up with one line
 // naming the setting; an empty variable counts as unset; unknown variables are ignored.
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { InvalidInputError } from './errors.js';
 
@@ -49,6 +50,12 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(100).max(3_600_000).default(15000),
     describe: 'heartbeat interval agents are told to keep; 3 missed make an instance stale',
   },
+  peerHeartbeatMs: {
+    flag: 'peer-heartbeat-ms',
+    env: 'FLOTILLA_PEER_HEARTBEAT_MS',
+    schema: z.coerce.number().int().min(100).max(3_600_000).default(15000),
+    describe: 'interval between heartbeats to each federation peer; 3 missed make a peer lost_contact',
+  },
   databaseUrl: {
     flag: 'database-url',
     env: 'DATABASE_URL',
@@ -87,6 +94,27 @@ export const SETTINGS = {
       .optional(),
     describe: 'URL federation peers reach this platform at (default: the HTTP listener URL)',
   },
+  childrenDir: {
+    flag: 'children-dir',
+    env: 'FLOTILLA_CHILDREN_DIR',
+    schema: z
+      .string()
+      .min(1)
+      .default(() => path.join(process.cwd(), '.flotilla', 'children')),
+    describe: 'folder spawned child platforms live in, one subfolder each',
+  },
+  bootstrapFile: {
+    flag: 'bootstrap-file',
+    env: 'FLOTILLA_BOOTSTRAP_FILE',
+    schema: z.string().min(1).optional(),
+    describe: 'a spawned child: the bootstrap file its parent wrote (parent URL, acceptance token)',
+  },
+  exitWithPid: {
+    flag: 'exit-with-pid',
+    env: 'FLOTILLA_EXIT_WITH_PID',
+    schema: z.coerce.number().int().min(1).optional(),
+    describe: 'shut down cleanly when this process id is gone (a spawned child watches its parent)',
+  },
   operator: {
     flag: 'operator',
     env: 'FLOTILLA_OPERATOR',
@@ -102,11 +130,15 @@ export interface ServeConfig {
   region: string | undefined;
   tickMs: number;
   agentHeartbeatMs: number;
+  peerHeartbeatMs: number;
   databaseUrl: string | undefined;
   logLevel: z.infer<typeof logLevel>;
   allowedOrigins: string[];
   publicUrl: string | undefined;
   operator: string | undefined;
+  childrenDir: string;
+  bootstrapFile: string | undefined;
+  exitWithPid: number | undefined;
 }
 
 type SettingKey = keyof typeof SETTINGS;

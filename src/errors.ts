@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'illegal_transition'
   | 'unavailable'
+  | 'data_residency_violation'
   | 'internal';
 
 export interface ErrorOptions {
@@ -72,6 +73,13 @@ export class IllegalTransitionError extends FlotillaError {
 export class UnavailableError extends FlotillaError {
   constructor(message: string, options?: ErrorOptions) {
     super('unavailable', message, options);
+  }
+}
+
+/** A transfer would take resources a data residency policy pins out of its region (HTTP 403). */
+export class ResidencyViolationError extends FlotillaError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('data_residency_violation', message, options);
   }
 }
 

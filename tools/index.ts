@@ -39,6 +39,18 @@ import listFederationPeers from './list-federation-peers.js';
 import revokeFederationPeer from './revoke-federation-peer.js';
 import getAuditLog from './get-audit-log.js';
 import verifyAuditLog from './verify-audit-log.js';
+import listFederationGrants from './list-federation-grants.js';
+import issueFederationGrant from './issue-federation-grant.js';
+import revokeFederationGrant from './revoke-federation-grant.js';
+import createBoundaryRule from './create-boundary-rule.js';
+import listBoundaryRules from './list-boundary-rules.js';
+import deleteBoundaryRule from './delete-boundary-rule.js';
+import setDataResidency from './set-data-residency.js';
+import getDataResidency from './get-data-residency.js';
+import overrideDataResidency from './override-data-residency.js';
+import getPeerInventory from './get-peer-inventory.js';
+import getPeerModuleVersions from './get-peer-module-versions.js';
+import getFederationTopology from './get-federation-topology.js';
 
 export const TOOLS: readonly AnyTool[] = [
   getPlatformInfo,
@@ -80,4 +92,16 @@ export const TOOLS: readonly AnyTool[] = [
   revokeFederationPeer,
   getAuditLog,
   verifyAuditLog,
+  listFederationGrants,
+  issueFederationGrant,
+  revokeFederationGrant,
+  createBoundaryRule,
+  listBoundaryRules,
+  deleteBoundaryRule,
+  setDataResidency,
+  getDataResidency,
+  overrideDataResidency,
+  getPeerInventory,
+  getPeerModuleVersions,
+  getFederationTopology,
 ];

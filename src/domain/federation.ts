@@ -27,7 +27,13 @@ export interface FederationPeer {
   publicKeyId: string | null;
   region: string | null;
   tokenExpiresAt: Date | null;
+  /** When this side last heard from the peer: its heartbeat or any signed call arrived, or it answered one. */
   lastHeartbeatAt: Date | null;
+  /** Round trip of this side's last answered heartbeat. */
+  lastRttMs: number | null;
+  /** When a heartbeat showed the peer's audit history rewritten, and at which of its sequences. */
+  chainMismatchAt: Date | null;
+  chainMismatchSequence: number | null;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;

@@ -7,12 +7,14 @@ import { FlotillaError } from '../errors.js';
 import { BodyError, sendJson } from '../http/io.js';
 import type { Route } from '../http/server.js';
 import { acceptInputError, acceptRequestSchema, type PeerProtocol } from '../services/peer-protocol.js';
+import type { PeerCalls } from '../services/peer-calls.js';
 import { isConnectionError } from '../store/errors.js';
 
 const STATUS: Partial<Record<string, number>> = {
   invalid_input: 400,
   unauthorized: 401,
   forbidden: 403,
+  data_residency_violation: 403,
   not_found: 404,
   conflict: 409,
   illegal_transition: 409,
@@ -40,8 +42,10 @@ function parseJsonBody(bytes: Buffer): unknown {
   }
 }
 
-export function federationRoutes(deps: { protocol: PeerProtocol; logger: Logger }): Route {
-  const { protocol } = deps;
+const CALLS_PREFIX = '/federation/v1/calls/';
+
+export function federationRoutes(deps: { protocol: PeerProtocol; calls: PeerCalls; logger: Logger }): Route {
+  const { protocol, calls } = deps;
 
   async function accept(body: Buffer, res: ServerResponse): Promise<void> {
     const parsed = acceptRequestSchema.safeParse(parseJsonBody(body));
@@ -80,6 +84,10 @@ export function federationRoutes(deps: { protocol: PeerProtocol; logger: Logger 
             return sendJson(res, 200, { status: peer.status });
           }
           default:
+            if (url.pathname.startsWith(CALLS_PREFIX)) {
+              const answer = await calls.handleInbound(url.pathname.slice(CALLS_PREFIX.length), signed(req, url, body));
+              return sendJson(res, 200, answer ?? {});
+            }
             sendJson(res, 404, { error: { code: 'not_found', message: `no federation route ${url.pathname}` } });
         }
       } catch (err) {

@@ -14,6 +14,7 @@ import {
   type SpawnMode,
 } from '../domain/federation.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
+import { parseDeclaredResidency, type DeclaredResidency } from '../domain/residency.js';
 import type { Caller } from '../domain/roles.js';
 import {
   ConflictError,
@@ -36,10 +37,14 @@ import {
   listPeers,
   transitionPeer,
 } from '../store/peers-repository.js';
+import { setRemoteResidency } from '../store/residency-repository.js';
 import type { AuditService } from './audit-service.js';
+import { recordHandshakeGrant, withdrawPeerGrants } from './grants-service.js';
 import type { ServiceDeps } from './context.js';
 import { requireRole } from './operators-service.js';
 import { CONTRACT_VERSION } from './platform-service.js';
+import { PeerCalls, type PeerCallGates } from './peer-calls.js';
+import { DEFAULT_PEER_HEARTBEAT_MS, PeerHeartbeats } from './peer-heartbeats.js';
 import { PeerProtocol, type PlatformSelf } from './peer-protocol.js';
 import { hashToken, newToken } from './tokens.js';
 
@@ -57,16 +62,23 @@ export interface RevokedPeer {
 }
 
 export class FederationService {
-  /** The inbound /federation/v1 calls (accept, activate, revoke), for the HTTP routes. */
+  /** The inbound /federation/v1 handshake calls (accept, activate, revoke), for the HTTP routes. */
   readonly protocol: PeerProtocol;
+  /** Signed calls after the handshake: the operation registry, `request`, the outbox. */
+  readonly calls: PeerCalls;
+  readonly heartbeats: PeerHeartbeats;
+  private readonly tokenTtlMs: number;
 
   constructor(
     private readonly deps: ServiceDeps,
     private readonly audit: AuditService,
     private readonly self: PlatformSelf,
-    private readonly tokenTtlMs = ACCEPTANCE_TOKEN_TTL_MS,
+    opts: { gates: PeerCallGates; heartbeatMs?: number; tokenTtlMs?: number },
   ) {
+    this.tokenTtlMs = opts.tokenTtlMs ?? ACCEPTANCE_TOKEN_TTL_MS;
     this.protocol = new PeerProtocol(deps, audit, self);
+    this.calls = new PeerCalls(deps, audit, this.protocol, opts.gates);
+    this.heartbeats = new PeerHeartbeats(deps, audit, this.calls, opts.heartbeatMs ?? DEFAULT_PEER_HEARTBEAT_MS);
   }
 
   /** Parent side: records a proposed peering and returns its acceptance token, once. */
@@ -186,6 +198,7 @@ export class FederationService {
         },
         trx,
       );
+      await setRemoteResidency(trx, created.id, parent.dataResidency);
       await appendEvent(trx, acceptedEvent(created, caller.name), now);
       return created;
     });
@@ -208,6 +221,7 @@ export class FederationService {
       const active = await transitionPeer(trx, peer.id, ['accepted'], 'active', this.deps.clock.now());
       if (active === null) throw new ConflictError(`federation peer ${peer.name} left accepted while activating`);
       await this.audit.append(active.id, { actor: caller.name, action: 'federation.activated', payload: {} }, trx);
+      await recordHandshakeGrant(trx, this.audit, active, 'issued', caller.name, this.deps.clock.now());
       return active;
     });
   }
@@ -232,6 +246,7 @@ export class FederationService {
         trx,
       );
       await appendEvent(trx, revokedEvent(row, caller.name), now);
+      await withdrawPeerGrants(trx, this.audit, row.id, caller.name, now);
       return row;
     });
     if (peer.remotePlatformUrl === null || peer.publicKeyId === null) {
@@ -318,6 +333,8 @@ function refusedBy(url: string, what: string, answer: PeerAnswer): FlotillaError
 interface ParentIdentity {
   name: string;
   spawnMode: SpawnMode;
+  /** The residency policy the parent set for us, shown by get_data_residency. */
+  dataResidency: DeclaredResidency | null;
   remote: {
     platformId: string;
     region: string | null;
@@ -350,6 +367,7 @@ function parseParentIdentity(json: unknown, url: string): ParentIdentity {
   return {
     name: str('name'),
     spawnMode,
+    dataResidency: parseDeclaredResidency(body.data_residency),
     remote: {
       platformId: str('platform_id'),
       region: typeof body.region === 'string' ? body.region : null,

@@ -3,6 +3,8 @@ import type { ApprovalsService } from './approvals-service.js';
 import type { AuditService } from './audit-service.js';
 import type { EventsService } from './events-service.js';
 import type { FederationService } from './federation-service.js';
+import type { BoundaryService } from './boundary-service.js';
+import type { GrantsService } from './grants-service.js';
 import type { LearningsService } from './learnings-service.js';
 import type { PoliciesService } from './policies-service.js';
 import type { RolloutsService } from './rollouts-service.js';
@@ -11,6 +13,10 @@ import type { FleetService } from './fleet-service.js';
 import type { ModulesService } from './modules-service.js';
 import type { OperatorsService } from './operators-service.js';
 import type { PlatformService } from './platform-service.js';
+import type { ClusterService } from './cluster-service.js';
+import type { SpawnService } from './spawn-service.js';
+import type { ResidencyService } from './residency-service.js';
+import type { PeerReads } from './peer-reads.js';
 
 export interface Services {
   operators: OperatorsService;
@@ -25,4 +31,10 @@ export interface Services {
   skills: SkillsService;
   audit: AuditService;
   federation: FederationService;
+  spawn: SpawnService;
+  cluster: ClusterService;
+  grants: GrantsService;
+  boundary: BoundaryService;
+  residency: ResidencyService;
+  peerReads: PeerReads;
 }

@@ -11,6 +11,7 @@ import {
   type PeerStatus,
 } from '../domain/federation.js';
 import { regionSchema } from '../domain/names.js';
+import type { ResidencyPolicy } from '../domain/residency.js';
 import { ConflictError, InvalidInputError, UnauthorizedError } from '../errors.js';
 import {
   loadPlatformSigner,
@@ -28,7 +29,9 @@ import {
   redeemAcceptanceToken,
   transitionPeer,
 } from '../store/peers-repository.js';
+import { findResidencyPolicy } from '../store/residency-repository.js';
 import type { AuditService } from './audit-service.js';
+import { recordHandshakeGrant, withdrawPeerGrants } from './grants-service.js';
 import type { ServiceDeps } from './context.js';
 import { CONTRACT_VERSION } from './platform-service.js';
 import { hashToken } from './tokens.js';
@@ -62,7 +65,8 @@ export interface AcceptAnswer {
   public_key: string;
   contract_version: string;
   spawn_mode: string;
-  data_residency: unknown[];
+  /** The residency policy this side set for the new peer (a proposed peer can have one): zero or one. */
+  data_residency: ResidencyPolicy[];
 }
 
 /** An inbound signed request as the HTTP route read it. */
@@ -145,9 +149,11 @@ export class PeerProtocol {
         trx,
       );
       await appendEvent(trx, acceptedEvent(redeemed, `peer:${input.name}`), now);
+      await recordHandshakeGrant(trx, this.audit, redeemed, 'received', `peer:${input.name}`, now);
       return redeemed;
     });
     this.deps.logger.info({ peerId: peer.id, name: peer.name }, 'federation peer accepted');
+    const residency = await findResidencyPolicy(this.deps.db, peer.id);
     return {
       platform_id: this.self.id,
       name: this.self.name,
@@ -156,7 +162,7 @@ export class PeerProtocol {
       public_key: signer.publicKeyPem,
       contract_version: CONTRACT_VERSION,
       spawn_mode: peer.spawnMode,
-      data_residency: [],
+      data_residency: residency === null ? [] : [residency.policy],
     };
   }
 
@@ -244,6 +250,7 @@ export class PeerProtocol {
         trx,
       );
       await appendEvent(trx, revokedEvent(revoked, `peer:${peer.name}`), now);
+      await withdrawPeerGrants(trx, this.audit, revoked.id, `peer:${peer.name}`, now);
       return revoked;
     });
   }

@@ -243,6 +243,48 @@ export interface FederationPeersTable {
   accepted_at: Timestamp | null;
   activated_at: Timestamp | null;
   revoked_at: Timestamp | null;
+  /** When a replica last claimed this peering's heartbeat turn. */
+  last_heartbeat_sent_at: Timestamp | null;
+  /** The newest sequence of OUR log for this peering that the peer said it recorded. */
+  acked_sequence: Generated<string>;
+  chain_mismatch_at: Timestamp | null;
+  chain_mismatch_sequence: string | null;
+  /** The data residency policy the remote side declared for us at the handshake (display only). */
+  remote_data_residency: ColumnType<unknown, string | null | undefined, string | null>;
+}
+
+export interface FederationOutboxTable {
+  id: Generated<string>;
+  federation_peer_id: string;
+  operation: string;
+  idempotency_key: string;
+  on_behalf_of: string | null;
+  args: Json<Record<string, unknown>>;
+  status: string;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  response_status: number | null;
+  response: ColumnType<unknown, string | null, string | null>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+export interface FederationInboxTable {
+  federation_peer_id: string;
+  idempotency_key: string;
+  operation: string;
+  response: ColumnType<unknown, string | null, string | null>;
+  received_at: Timestamp;
+}
+
+export interface FederationChainHeadsTable {
+  federation_peer_id: string;
+  sequence: string;
+  hash: string;
+  reported_at: Timestamp;
 }
 
 export interface FederationNoncesTable {
@@ -261,6 +303,86 @@ export interface PeerAuditLogTable {
   payload: ColumnType<Record<string, unknown>, string, never>;
   prev_hash: ColumnType<string, never, never>;
   hash: ColumnType<string, never, never>;
+}
+
+export interface FederationGrantsTable {
+  id: Generated<string>;
+  federation_peer_id: string;
+  /** issued: we granted the peer rights here (enforced); received: the peer granted us (a mirror). */
+  direction: string;
+  scopes: ColumnType<string[], string[], string[]>;
+  status: string;
+  expires_at: Timestamp;
+  issued_by: string;
+  reason: string | null;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+  archived_at: Timestamp | null;
+}
+
+export interface BoundaryRulesTable {
+  id: Generated<string>;
+  federation_peer_id: string;
+  direction: string;
+  action: string;
+  capability: string;
+  priority: number;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface DataResidencyPoliciesTable {
+  federation_peer_id: string;
+  resource_kinds: ColumnType<string[], string[], string[]>;
+  constraint: string;
+  region: string;
+  set_by: string;
+  set_at: Timestamp;
+}
+
+export interface ResidencyOverridesTable {
+  id: Generated<string>;
+  federation_peer_id: string;
+  resource_kinds: ColumnType<string[], string[], string[]>;
+  reason: string;
+  created_by: string;
+  created_at: Timestamp;
+  consumed_at: Timestamp | null;
+  consumed_action: string | null;
+}
+
+export interface SpawnedChildrenTable {
+  /** The child_instance_id spawn_child_platform returned. */
+  id: string;
+  federation_peer_id: string | null;
+  name: string;
+  spawn_mode: string;
+  region: string | null;
+  provider: string;
+  url: string | null;
+  port: number | null;
+  data_dir: string | null;
+  pid: number | null;
+  hostname: string | null;
+  status: string;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  terminated_at: Timestamp | null;
+  last_error: string | null;
+}
+
+export interface ClusterMembersTable {
+  id: Generated<string>;
+  name: string;
+  region: string | null;
+  url: string | null;
+  pid: number;
+  hostname: string;
+  started_at: Timestamp;
+  last_seen_at: Timestamp;
+  stopped_at: Timestamp | null;
 }
 
 export interface Database {
@@ -286,4 +408,13 @@ export interface Database {
   federation_peers: FederationPeersTable;
   federation_nonces: FederationNoncesTable;
   peer_audit_log: PeerAuditLogTable;
+  data_residency_policies: DataResidencyPoliciesTable;
+  residency_overrides: ResidencyOverridesTable;
+  federation_grants: FederationGrantsTable;
+  boundary_rules: BoundaryRulesTable;
+  federation_outbox: FederationOutboxTable;
+  federation_inbox: FederationInboxTable;
+  federation_chain_heads: FederationChainHeadsTable;
+  spawned_children: SpawnedChildrenTable;
+  cluster_members: ClusterMembersTable;
 }

@@ -6,7 +6,7 @@ import type { FederationPeer, PeerStatus, SpawnMode, SpawnRole } from '../domain
 import type { FederationPeersTable } from './database.js';
 import type { Db } from './executor.js';
 
-function toPeer(row: Selectable<FederationPeersTable>): FederationPeer {
+export function toPeer(row: Selectable<FederationPeersTable>): FederationPeer {
   return {
     id: row.id,
     name: row.name,
@@ -21,6 +21,9 @@ function toPeer(row: Selectable<FederationPeersTable>): FederationPeer {
     region: row.region,
     tokenExpiresAt: row.token_expires_at,
     lastHeartbeatAt: row.last_heartbeat_at,
+    lastRttMs: row.last_rtt_ms,
+    chainMismatchAt: row.chain_mismatch_at,
+    chainMismatchSequence: row.chain_mismatch_sequence === null ? null : Number(row.chain_mismatch_sequence),
     createdBy: row.created_by,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -4,6 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
+import type { App } from '../../src/app.js';
+import type { FederationPeer } from '../../src/domain/federation.js';
+import type { Caller } from '../../src/domain/roles.js';
 import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
 import { openStore, type Store, type StoreKind } from '../../src/store/db.js';
 import type { Db } from '../../src/store/executor.js';
@@ -71,4 +74,31 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code?: unk
     },
     (err: { code?: unknown; message: string }) => err,
   );
+}
+
+/** Both sides' records of one peering. */
+export interface Peering {
+  /** A's row for B (A proposed: spawn role parent). */
+  onA: FederationPeer;
+  /** B's row for A (B accepted: spawn role child). */
+  onB: FederationPeer;
+}
+
+/** Federates two running test platforms over loopback HTTP: A proposes `name`, B accepts. Both end active. */
+export async function federatePair(
+  a: { app: App },
+  b: { app: App },
+  opts: { name?: string; spawnMode?: 'managed_child' | 'autonomous_peer' } = {},
+): Promise<Peering> {
+  const admin: Caller = { operatorId: '00000000-0000-4000-8000-000000000000', name: 'test-admin', role: 'admin' };
+  const proposed = await a.app.services.federation.propose(admin, {
+    name: opts.name ?? 'peer-b',
+    spawnMode: opts.spawnMode ?? 'autonomous_peer',
+  });
+  const onB = await b.app.services.federation.acceptFromParent(admin, {
+    parentUrl: a.app.http!.url,
+    acceptanceToken: proposed.acceptanceToken,
+  });
+  const onA = await a.app.services.federation.resolve(proposed.peer.id);
+  return { onA, onB };
 }

@@ -12,6 +12,7 @@ import {
   IllegalTransitionError,
   InvalidInputError,
   NotFoundError,
+  ResidencyViolationError,
   UnauthorizedError,
   UnavailableError,
   type ErrorCode,
@@ -31,6 +32,7 @@ const SUBCLASSES: Array<[ErrorCode, new (message: string, options?: ErrorOptions
   ['unauthorized', UnauthorizedError],
   ['illegal_transition', IllegalTransitionError],
   ['unavailable', UnavailableError],
+  ['data_residency_violation', ResidencyViolationError],
 ];
 
 const explode = defineTool({

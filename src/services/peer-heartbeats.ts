@@ -1,0 +1,147 @@
+// Peers heartbeat each other every `heartbeatMs`. A heartbeat carries the sender's audit chain head for
+// the peering and a witness: its hash now at the sequence the receiver last recorded. The receiver keeps
+// every head it was told; a witness or head that disagrees with one recorded means the sender's history
+// was rewritten, and is flagged. A peer not heard from for three intervals shows lost_contact
+// (`federation.peer.heartbeat_stale`) and comes back by itself when it next speaks.
+import PQueue from 'p-queue';
+import { z } from 'zod';
+import { GENESIS_HASH } from '../domain/audit.js';
+import type { FederationPeer } from '../domain/federation.js';
+import { chainConsistent, lostContactAfterMs, reportedHeadSchema, type ReportedHead } from '../domain/peer-calls.js';
+import { FlotillaError } from '../errors.js';
+import { appendEvent } from '../store/events-repository.js';
+import type { Db } from '../store/executor.js';
+import {
+  claimHeartbeatTurns,
+  findRecordedHead,
+  markChainMismatch,
+  markPeersLostContact,
+  newestRecordedSequence,
+  recordChainHead,
+  setAckedSequence,
+} from '../store/peer-calls-repository.js';
+import type { AuditService } from './audit-service.js';
+import type { ServiceDeps } from './context.js';
+import type { PeerCalls } from './peer-calls.js';
+
+export const DEFAULT_PEER_HEARTBEAT_MS = 15_000;
+
+const heartbeatArgs = z.strictObject({ head: reportedHeadSchema, witness: reportedHeadSchema.nullable() });
+type HeartbeatArgs = z.infer<typeof heartbeatArgs>;
+
+export interface HeartbeatAnswer {
+  /** The newest sequence of the sender's log this side now holds a head for. */
+  recorded_sequence: number;
+  chain_consistent: boolean;
+}
+
+export class PeerHeartbeats {
+  private readonly queue = new PQueue({ concurrency: 16 });
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly audit: AuditService,
+    private readonly calls: PeerCalls,
+    readonly heartbeatMs: number = DEFAULT_PEER_HEARTBEAT_MS,
+  ) {
+    calls.register<HeartbeatArgs>({
+      name: 'heartbeat',
+      capability: null,
+      residencyKinds: [],
+      args: heartbeatArgs,
+      audited: false,
+      handle: ({ db, peer, args, now }) => this.receive(db, peer, args, now),
+    });
+  }
+
+  /** Sends this tick's heartbeats (a reconciler step): each live peering whose turn is due, concurrently. */
+  async sendDue(now: Date): Promise<number> {
+    const due = await claimHeartbeatTurns(this.deps.db, now, this.heartbeatMs);
+    await Promise.all(due.map((peer) => this.queue.add(() => this.send(peer))));
+    return due.length;
+  }
+
+  private async send(peer: FederationPeer): Promise<void> {
+    const head = await this.audit.chainHead(peer.id);
+    const acked = await this.ackedSequence(peer.id);
+    const witness: ReportedHead | null =
+      acked === 0 ? null : { sequence: acked, hash: (await this.audit.hashAt(peer.id, acked)) ?? GENESIS_HASH };
+    try {
+      const answer = (await this.calls.request(
+        peer,
+        'heartbeat',
+        { head, witness },
+        { onBehalfOf: null, actor: 'system', audited: false },
+      )) as Partial<HeartbeatAnswer> | null;
+      const recorded = answer?.recorded_sequence;
+      if (typeof recorded === 'number' && Number.isSafeInteger(recorded) && recorded > 0) {
+        await setAckedSequence(this.deps.db, peer.id, Math.min(recorded, head.sequence));
+      }
+    } catch (err) {
+      if (!(err instanceof FlotillaError)) throw err;
+      this.deps.logger.debug({ peerId: peer.id, code: err.code }, 'peer heartbeat unanswered');
+    }
+  }
+
+  private async ackedSequence(peerId: string): Promise<number> {
+    const row = await this.deps.db
+      .selectFrom('federation_peers')
+      .select('acked_sequence')
+      .where('id', '=', peerId)
+      .executeTakeFirst();
+    return row === undefined ? 0 : Number(row.acked_sequence);
+  }
+
+  /** The receiving side: checks the reported head against what was recorded, records it, answers. */
+  private async receive(db: Db, peer: FederationPeer, args: HeartbeatArgs, now: Date): Promise<HeartbeatAnswer> {
+    const newest = await newestRecordedSequence(db, peer.id);
+    const atHead = await findRecordedHead(db, peer.id, args.head.sequence);
+    const atWitness = args.witness === null ? null : await findRecordedHead(db, peer.id, args.witness.sequence);
+    let verdict = chainConsistent(args.head, newest, args.witness, atWitness);
+    if (verdict.ok && atHead !== null && atHead !== args.head.hash) verdict = { ok: false, sequence: args.head.sequence };
+    if (!verdict.ok) {
+      if (await markChainMismatch(db, peer.id, verdict.sequence, now)) {
+        const payload = {
+          peer_id: peer.id,
+          name: peer.name,
+          sequence: verdict.sequence,
+          reported_head: args.head,
+          witness: args.witness,
+          recorded_hash: atWitness ?? atHead,
+        };
+        await this.audit.append(peer.id, { actor: 'system', action: 'federation.audit.chain_mismatch', payload }, db);
+        await appendEvent(db, { kind: 'federation.audit.chain_mismatch', actor: 'system', payload }, now);
+        this.deps.logger.warn({ peerId: peer.id, sequence: verdict.sequence }, 'peer audit history was rewritten');
+      }
+      return { recorded_sequence: newest, chain_consistent: false };
+    }
+    await recordChainHead(db, peer.id, args.head.sequence, args.head.hash, now);
+    return { recorded_sequence: Math.max(newest, args.head.sequence), chain_consistent: true };
+  }
+
+  /** Marks peers silent for three intervals lost_contact, with one event each (a reconciler step). */
+  async sweepStale(now: Date): Promise<FederationPeer[]> {
+    const before = new Date(now.getTime() - lostContactAfterMs(this.heartbeatMs));
+    return this.deps.db.transaction().execute(async (trx) => {
+      const lost = await markPeersLostContact(trx, before, now);
+      for (const peer of lost) {
+        await appendEvent(
+          trx,
+          {
+            kind: 'federation.peer.heartbeat_stale',
+            actor: 'system',
+            payload: {
+              peer_id: peer.id,
+              name: peer.name,
+              last_heartbeat_at: peer.lastHeartbeatAt?.toISOString() ?? null,
+              missed_heartbeats: 3,
+            },
+          },
+          now,
+        );
+      }
+      if (lost.length > 0) this.deps.logger.warn({ peers: lost.map((p) => p.name) }, 'federation peers lost contact');
+      return lost;
+    });
+  }
+}
