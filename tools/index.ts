@@ -35,8 +35,10 @@ import setInterventionPolicy from './set-intervention-policy.js';
 import watchRollout from './watch-rollout.js';
 import proposeFederationPeer from './propose-federation-peer.js';
 import acceptFederationPeer from './accept-federation-peer.js';
+import listFederationOutbox from './list-federation-outbox.js';
 import listFederationPeers from './list-federation-peers.js';
 import revokeFederationPeer from './revoke-federation-peer.js';
+import spawnChildPlatform from './spawn-child-platform.js';
 import getAuditLog from './get-audit-log.js';
 import verifyAuditLog from './verify-audit-log.js';
 import listFederationGrants from './list-federation-grants.js';
@@ -87,9 +89,11 @@ export const TOOLS: readonly AnyTool[] = [
   createLearning,
   searchLearnings,
   listFederationPeers,
+  listFederationOutbox,
   proposeFederationPeer,
   acceptFederationPeer,
   revokeFederationPeer,
+  spawnChildPlatform,
   getAuditLog,
   verifyAuditLog,
   listFederationGrants,

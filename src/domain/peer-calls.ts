@@ -64,6 +64,28 @@ export function chainConsistent(
   recorded: string | null,
 ): { ok: true } | { ok: false; sequence: number } {
   if (head.sequence < newestRecordedSequence) return { ok: false, sequence: head.sequence + 1 };
-  if (witness !== null && recorded !== null && witness.hash !== recorded) return { ok: false, sequence: witness.sequence };
+  if (witness !== null && recorded !== null && witness.hash !== recorded)
+    return { ok: false, sequence: witness.sequence };
   return { ok: true };
+}
+
+/** A signed call queued for a peer, as the outbox holds it. */
+export type OutboxStatus = 'pending' | 'delivered' | 'failed';
+
+export interface OutboxEntry {
+  id: string;
+  federationPeerId: string;
+  operation: string;
+  idempotencyKey: string;
+  onBehalfOf: string | null;
+  args: Record<string, unknown>;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  responseStatus: number | null;
+  response: unknown;
+  createdBy: string;
+  createdAt: Date;
+  finishedAt: Date | null;
 }

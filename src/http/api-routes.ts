@@ -30,6 +30,7 @@ export interface ApiEndpoint {
 
 /** The endpoints served; another is one more entry (its tool must be in the catalog). */
 export const API_ENDPOINTS: readonly ApiEndpoint[] = [
+  { method: 'POST', path: '/api/v1/federation/children/spawn', tool: 'spawn_child_platform', body: true },
   {
     method: 'GET',
     path: '/api/v1/federation/peers/:id/audit_log',

@@ -16,6 +16,7 @@ import {
   outboxBackoffMs,
   type CallEnvelope,
 } from '../domain/peer-calls.js';
+import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { ResourceKind } from '../domain/residency.js';
 import {
   ConflictError,
@@ -23,6 +24,7 @@ import {
   ForbiddenError,
   InvalidInputError,
   NotFoundError,
+  ResidencyViolationError,
   UnauthorizedError,
   UnavailableError,
 } from '../errors.js';
@@ -36,9 +38,11 @@ import {
   findInboxEntry,
   finishOutboxEntry,
   insertOutboxEntry,
+  listOutboxEntries,
   recordPeerContact,
   setInboxResponse,
   type OutboxEntry,
+  type OutboxStatus,
 } from '../store/peer-calls-repository.js';
 import { findPeerById } from '../store/peers-repository.js';
 import type { AuditService } from './audit-service.js';
@@ -73,7 +77,13 @@ export interface PeerCallGates {
   /** Throws ForbiddenError when the peer's ingress boundary drops `capability`. */
   boundary(db: Db, peer: FederationPeer, capability: Capability): Promise<void>;
   /** Throws ForbiddenError unless a grant or the named local operator allows `capability`. */
-  authorize(db: Db, peer: FederationPeer, capability: Capability, onBehalfOf: string | null, now: Date): Promise<unknown>;
+  authorize(
+    db: Db,
+    peer: FederationPeer,
+    capability: Capability,
+    onBehalfOf: string | null,
+    now: Date,
+  ): Promise<unknown>;
   /** Throws (and audits) when sending `kinds` to `peer` would break its data residency policy. */
   residency(db: Db, peer: FederationPeer, kinds: readonly ResourceKind[], action: string): Promise<void>;
 }
@@ -173,7 +183,8 @@ export class PeerCalls {
       const { answer } = key === null ? await apply(db) : await db.transaction().execute(apply);
       return answer;
     } catch (err) {
-      if (err instanceof FlotillaError && err.code !== 'unavailable') throw await this.refuse(peer, name, onBehalfOf, err);
+      if (err instanceof FlotillaError && err.code !== 'unavailable')
+        throw await this.refuse(peer, name, onBehalfOf, err);
       throw err;
     }
   }
@@ -218,13 +229,35 @@ export class PeerCalls {
     });
   }
 
+  /** Outbox entries, newest first, of one peer or all; paged. */
+  async listOutbox(opts: {
+    peer?: FederationPeer;
+    status?: OutboxStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<OutboxEntry>> {
+    const before = opts.cursor === undefined ? undefined : decodeTimeIdCursor(opts.cursor);
+    const rows = await listOutboxEntries(this.deps.db, {
+      limit: opts.limit,
+      ...(opts.peer === undefined ? {} : { peerId: opts.peer.id }),
+      ...(opts.status === undefined ? {} : { status: opts.status }),
+      ...(before === undefined ? {} : { before }),
+    });
+    return toPage(rows, opts.limit, (e) => ({ created_at: e.createdAt.toISOString(), id: e.id }));
+  }
+
   // ---- outbound ---------------------------------------------------------------------------------
 
   /**
    * Signs and sends `operation` to `peer` now and answers its JSON. Refused before anything is sent when
    * the peering is not live or the arguments carry data the peer's residency policy keeps here.
    */
-  async request(peer: FederationPeer, operation: string, args: Record<string, unknown>, opts: SendOptions): Promise<unknown> {
+  async request(
+    peer: FederationPeer,
+    operation: string,
+    args: Record<string, unknown>,
+    opts: SendOptions,
+  ): Promise<unknown> {
     requireLive(peer);
     if (opts.carries !== undefined && opts.carries.length > 0) {
       await this.gates.residency(this.deps.db, peer, opts.carries, operation);
@@ -241,7 +274,8 @@ export class PeerCalls {
       throw err;
     }
     const ok = answer.status >= 200 && answer.status < 300;
-    if (opts.audited !== false) await this.auditSent(peer, operation, opts, ok ? { outcome: 'ok' } : refusalPayload(answer));
+    if (opts.audited !== false)
+      await this.auditSent(peer, operation, opts, ok ? { outcome: 'ok' } : refusalPayload(answer));
     if (!ok) throw remoteRefusal(peer, operation, answer);
     await this.heardFrom(peer, this.deps.clock.now(), performance.now() - started);
     return answer.json;
@@ -259,7 +293,8 @@ export class PeerCalls {
     opts: SendOptions,
   ): Promise<OutboxEntry> {
     requireLive(peer);
-    if (opts.carries !== undefined && opts.carries.length > 0) await this.gates.residency(db, peer, opts.carries, operation);
+    if (opts.carries !== undefined && opts.carries.length > 0)
+      await this.gates.residency(db, peer, opts.carries, operation);
     const now = this.deps.clock.now();
     const entry = await insertOutboxEntry(db, {
       peerId: peer.id,
@@ -275,7 +310,12 @@ export class PeerCalls {
       {
         actor: entry.createdBy,
         action: 'peer.call.queued',
-        payload: { operation, on_behalf_of: opts.onBehalfOf, idempotency_key: entry.idempotencyKey, outbox_id: entry.id },
+        payload: {
+          operation,
+          on_behalf_of: opts.onBehalfOf,
+          idempotency_key: entry.idempotencyKey,
+          outbox_id: entry.id,
+        },
       },
       db,
     );
@@ -292,7 +332,13 @@ export class PeerCalls {
   private async deliver(entry: OutboxEntry): Promise<boolean> {
     const peer = await findPeerById(this.deps.db, entry.federationPeerId);
     if (peer === null || peer.status === 'revoked' || peer.remotePlatformUrl === null) {
-      return this.settle(entry, 'failed', null, null, `federation peer ${peer?.name ?? entry.federationPeerId} is revoked`);
+      return this.settle(
+        entry,
+        'failed',
+        null,
+        null,
+        `federation peer ${peer?.name ?? entry.federationPeerId} is revoked`,
+      );
     }
     const envelope: CallEnvelope = {
       on_behalf_of: entry.onBehalfOf,
@@ -315,11 +361,20 @@ export class PeerCalls {
       return this.settle(entry, ok ? 'delivered' : 'failed', answer.status, answer.json, ok ? null : error);
     }
     if (entry.attempts >= MAX_OUTBOX_ATTEMPTS) {
-      return this.settle(entry, 'failed', answer?.status ?? null, answer?.json ?? null, `gave up after ${entry.attempts} attempts: ${error}`);
+      return this.settle(
+        entry,
+        'failed',
+        answer?.status ?? null,
+        answer?.json ?? null,
+        `gave up after ${entry.attempts} attempts: ${error}`,
+      );
     }
     const next = new Date(now.getTime() + outboxBackoffMs(entry.attempts, this.random()));
     await deferOutboxEntry(this.deps.db, entry.id, next, error, now);
-    this.deps.logger.info({ peerId: peer.id, operation: entry.operation, attempts: entry.attempts, next }, 'peer call retried later');
+    this.deps.logger.info(
+      { peerId: peer.id, operation: entry.operation, attempts: entry.attempts, next },
+      'peer call retried later',
+    );
     return false;
   }
 
@@ -388,7 +443,9 @@ function requireLive(peer: FederationPeer): void {
   }
 }
 
-function parseEnvelope(body: Uint8Array | string): { ok: true; value: CallEnvelope } | { ok: false; error: InvalidInputError } {
+function parseEnvelope(
+  body: Uint8Array | string,
+): { ok: true; value: CallEnvelope } | { ok: false; error: InvalidInputError } {
   let json: unknown;
   try {
     json = JSON.parse(typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
@@ -426,6 +483,12 @@ export function remoteRefusal(peer: FederationPeer, operation: string, answer: P
         hint: 'the peer does not recognise this platform’s signature: check list_federation_peers on both sides',
       });
     case 403:
+      if (code === 'data_residency_violation') {
+        return new ResidencyViolationError(text, {
+          ...options,
+          hint: `the data residency policy of ${peer.name} keeps this data in its region; its operator can relax the policy (set_data_residency) or allow it once (override_data_residency)`,
+        });
+      }
       return new ForbiddenError(text, {
         ...options,
         hint: 'the peer’s boundary rules, grants, operator roles or data residency refused it; ask its operator',

@@ -98,7 +98,8 @@ export class PeerHeartbeats {
     const atHead = await findRecordedHead(db, peer.id, args.head.sequence);
     const atWitness = args.witness === null ? null : await findRecordedHead(db, peer.id, args.witness.sequence);
     let verdict = chainConsistent(args.head, newest, args.witness, atWitness);
-    if (verdict.ok && atHead !== null && atHead !== args.head.hash) verdict = { ok: false, sequence: args.head.sequence };
+    if (verdict.ok && atHead !== null && atHead !== args.head.hash)
+      verdict = { ok: false, sequence: args.head.sequence };
     if (!verdict.ok) {
       if (await markChainMismatch(db, peer.id, verdict.sequence, now)) {
         const payload = {

@@ -16,7 +16,7 @@ import {
 } from '../domain/peer-reads.js';
 import { residencyDecision, type ResidencyPolicy } from '../domain/residency.js';
 import type { Caller } from '../domain/roles.js';
-import { FlotillaError, NotFoundError, ResidencyViolationError, UnavailableError } from '../errors.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import { listBoundaryRules } from '../store/boundary-rules-repository.js';
 import type { Db } from '../store/executor.js';
 import { findGroup } from '../store/groups-repository.js';
@@ -103,28 +103,13 @@ export class PeerReads {
     );
   }
 
-  private async read(
+  private read(
     caller: Caller,
     peer: FederationPeer,
     operation: string,
     args: Record<string, unknown>,
   ): Promise<unknown> {
-    try {
-      return await this.federation.calls.request(peer, operation, args, {
-        onBehalfOf: caller.name,
-        actor: caller.name,
-      });
-    } catch (err) {
-      // The peer's own residency policy refused to send it here: say so with the same code.
-      if (err instanceof FlotillaError && err.details?.remote_code === 'data_residency_violation') {
-        throw new ResidencyViolationError(err.message, {
-          cause: err,
-          details: err.details,
-          hint: `the data residency policy of ${peer.name} keeps this data in its region; its operator can relax the policy (set_data_residency) or allow this once (override_data_residency)`,
-        });
-      }
-      throw err;
-    }
+    return this.federation.calls.request(peer, operation, args, { onBehalfOf: caller.name, actor: caller.name });
   }
 }
 

@@ -287,7 +287,8 @@ export class SpawnService {
         child.spawnMode === 'cluster_member'
           ? child.memberSeenAt !== null
           : child.peerStatus === 'active' || child.peerStatus === 'lost_contact';
-      if (child.status === 'starting' && up) await transitionChild(this.deps.db, child.id, ['starting'], 'running', now);
+      if (child.status === 'starting' && up)
+        await transitionChild(this.deps.db, child.id, ['starting'], 'running', now);
     }
   }
 

@@ -4,29 +4,12 @@
 // taking `db` or `trx` first.
 import { sql, type Selectable } from 'kysely';
 import type { FederationPeer } from '../domain/federation.js';
+import type { OutboxEntry, OutboxStatus } from '../domain/peer-calls.js';
 import type { FederationOutboxTable } from './database.js';
 import type { Db } from './executor.js';
 import { toPeer } from './peers-repository.js';
 
-export type OutboxStatus = 'pending' | 'delivered' | 'failed';
-
-export interface OutboxEntry {
-  id: string;
-  federationPeerId: string;
-  operation: string;
-  idempotencyKey: string;
-  onBehalfOf: string | null;
-  args: Record<string, unknown>;
-  status: OutboxStatus;
-  attempts: number;
-  nextAttemptAt: Date;
-  lastError: string | null;
-  responseStatus: number | null;
-  response: unknown;
-  createdBy: string;
-  createdAt: Date;
-  finishedAt: Date | null;
-}
+export type { OutboxEntry, OutboxStatus } from '../domain/peer-calls.js';
 
 function toEntry(row: Selectable<FederationOutboxTable>): OutboxEntry {
   return {
@@ -160,7 +143,13 @@ export async function finishOutboxEntry(
 }
 
 /** Leaves a pending entry pending, to be tried again at `nextAttemptAt`. */
-export async function deferOutboxEntry(db: Db, id: string, nextAttemptAt: Date, error: string, at: Date): Promise<void> {
+export async function deferOutboxEntry(
+  db: Db,
+  id: string,
+  nextAttemptAt: Date,
+  error: string,
+  at: Date,
+): Promise<void> {
   await db
     .updateTable('federation_outbox')
     .set({ next_attempt_at: nextAttemptAt, last_error: error, updated_at: at })
@@ -173,7 +162,13 @@ export async function deferOutboxEntry(db: Db, id: string, nextAttemptAt: Date, 
  * Records that the call `key` from `peerId` is being applied here; false when it already was (or is
  * being applied by a transaction that will commit first: the insert waits for it on Postgres).
  */
-export async function claimInboxKey(db: Db, peerId: string, key: string, operation: string, at: Date): Promise<boolean> {
+export async function claimInboxKey(
+  db: Db,
+  peerId: string,
+  key: string,
+  operation: string,
+  at: Date,
+): Promise<boolean> {
   const row = await db
     .insertInto('federation_inbox')
     .values({ federation_peer_id: peerId, idempotency_key: key, operation, received_at: at })

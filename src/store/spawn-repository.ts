@@ -210,7 +210,10 @@ export async function stopClusterMember(db: Db, id: string, at: Date): Promise<v
 }
 
 /** Members that have not stopped and were seen after `seenAfter`, except `exceptId`, oldest first. */
-export async function listLiveMembers(db: Db, opts: { exceptId: string | null; seenAfter: Date }): Promise<ClusterMember[]> {
+export async function listLiveMembers(
+  db: Db,
+  opts: { exceptId: string | null; seenAfter: Date },
+): Promise<ClusterMember[]> {
   let query = db
     .selectFrom('cluster_members')
     .selectAll()

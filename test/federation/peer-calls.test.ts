@@ -97,7 +97,9 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
     // Resolved before the transaction: on PGlite a query outside an open transaction waits for it.
     const entry = await a.store.db
       .transaction()
-      .execute((trx) => fed.calls.enqueue(trx, peer, 'test.apply', { key: 'queued', count: 2 }, { onBehalfOf: 'alice' }));
+      .execute((trx) =>
+        fed.calls.enqueue(trx, peer, 'test.apply', { key: 'queued', count: 2 }, { onBehalfOf: 'alice' }),
+      );
     expect(entry.status).toBe('pending');
     expect(await fed.calls.deliverDue(a.clock.now())).toBe(1);
     const delivered = await a.store.db
@@ -105,7 +107,12 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
       .selectAll()
       .where('id', '=', entry.id)
       .executeTakeFirstOrThrow();
-    expect(delivered).toMatchObject({ status: 'delivered', attempts: 1, response_status: 200, response: { doubled: 4 } });
+    expect(delivered).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+      response_status: 200,
+      response: { doubled: 4 },
+    });
     expect(await applied(b, 'queued')).toBe(1);
 
     // A crash after the peer answered but before the row was settled: the entry is pending again.

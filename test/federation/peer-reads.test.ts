@@ -42,6 +42,7 @@ describe.each(STORE_KINDS)('peer reads and topology on %s', (kind) => {
       ['1.24.0', 'a'],
       ['1.26.0', 'b'],
     ] as const) {
+      b.clock.advance(1000);
       const res = await call(adminB, 'publish_module_version', { module_name: 'nginx', version, digest: digest(c) });
       expect(res.isError, JSON.stringify(res.error)).toBe(false);
     }
@@ -119,6 +120,7 @@ describe.each(STORE_KINDS)('peer reads and topology on %s', (kind) => {
   });
 
   it("refuses when B's residency policy keeps inventory in eu-west-1: 403, audited, no inventory byte sent", async () => {
+    const receivedBefore = (await auditActions(b, peering.onB.id)).filter((x) => x === 'peer.call.received').length;
     const set = await call(adminB, 'set_data_residency', {
       federation_peer_id: peering.onB.id,
       policy: { resource_kinds: ['inventory'], constraint: 'must_not_leave_region', region: 'eu-west-1' },
@@ -151,7 +153,7 @@ describe.each(STORE_KINDS)('peer reads and topology on %s', (kind) => {
       peer_region: 'us-east-1',
       policy_region: 'eu-west-1',
     });
-    expect(page.items.filter((e) => e.action === 'peer.call.received')).toHaveLength(1);
+    expect(page.items.filter((e) => e.action === 'peer.call.received')).toHaveLength(receivedBefore);
 
     // Module versions are not pinned: they still flow.
     const versions = await call(adminA, 'get_peer_module_versions', { federation_peer_id: 'platform-b' });

@@ -59,6 +59,7 @@ const VERBS = new Set([
   'run',
   'search',
   'set',
+  'spawn',
   'start',
   'stop',
   'sync',

@@ -39,7 +39,11 @@ export const federationPeerView = z.object({
   remote_platform_url: z.string().nullable(),
   contract_version: z.string().nullable(),
   region: z.string().nullable().describe('region of the remote platform'),
-  last_heartbeat_at: isoTime.nullable(),
+  last_heartbeat_at: isoTime.nullable().describe('when this side last heard from the peer'),
+  last_rtt_ms: z.number().int().nullable().describe('round trip of the last answered heartbeat'),
+  audit_chain_mismatch_at: isoTime
+    .nullable()
+    .describe('when a heartbeat showed the peer’s audit history for this peering rewritten; null while consistent'),
   created_at: isoTime,
 });
 
@@ -54,6 +58,8 @@ export function toPeerView(p: FederationPeer): z.infer<typeof federationPeerView
     contract_version: p.contractVersion,
     region: p.region,
     last_heartbeat_at: p.lastHeartbeatAt?.toISOString() ?? null,
+    last_rtt_ms: p.lastRttMs,
+    audit_chain_mismatch_at: p.chainMismatchAt?.toISOString() ?? null,
     created_at: p.createdAt.toISOString(),
   };
 }
@@ -302,6 +308,8 @@ export function toMemberView(m: ListedMember): z.infer<typeof listedPeerView> {
     status: m.status,
     remote_platform_url: m.url,
     contract_version: null,
+    last_rtt_ms: null,
+    audit_chain_mismatch_at: null,
     region: m.region,
     last_heartbeat_at: m.lastSeenAt.toISOString(),
     created_at: m.startedAt.toISOString(),
