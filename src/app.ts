@@ -148,6 +148,10 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
     reconciler.register({ name: 'nonce-sweep', run: (now) => sweepNonces(store.db, now).then(() => undefined) });
     reconciler.register({
+      name: 'peer-activation',
+      run: (now) => federation.retryActivations(now).then(() => undefined),
+    });
+    reconciler.register({
       name: 'peer-heartbeats',
       run: (now) => federation.heartbeats.sendDue(now).then(() => undefined),
     });

@@ -1,6 +1,7 @@
 // terminate_instance: retires a fleet instance (its agent token stops working), or stops a child
 // platform this platform spawned (its whole process group; the peering stays until revoked).
 import { z } from 'zod';
+import { InvalidInputError } from '../src/errors.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { spawnedChildView, toSpawnedChildView } from './shared/federation-views.js';
 import { instanceDetailView, toInstanceDetailView } from './shared/fleet-views.js';
@@ -12,7 +13,10 @@ export default defineTool({
     'Marks a fleet instance terminated and revokes its agent token (writes instance.terminated), or, given a child_instance_id from spawn_child_platform, stops that child platform’s process group (admin; its peering stays until revoked).',
   role: 'operator',
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  input: { id: z.string().min(1).describe('instance id, or a child_instance_id from spawn_child_platform') },
+  input: {
+    id: z.string().min(1).optional().describe('instance id, or a child_instance_id from spawn_child_platform'),
+    instance_id: z.string().min(1).optional().describe('the same as id'),
+  },
   output: {
     kind: z.enum(['fleet_instance', 'platform_child']).describe('what the id named'),
     instance: instanceDetailView.nullable().describe('the fleet instance; null for a platform child'),
@@ -27,7 +31,16 @@ export default defineTool({
       .describe('the spawned child platform; null for a fleet instance'),
   },
   handler: async ({ services, caller }, input) => {
-    const child = await services.spawn.terminate(caller, input.id);
+    if (input.id !== undefined && input.instance_id !== undefined) {
+      throw new InvalidInputError('give id or instance_id, not both');
+    }
+    const id = input.id ?? input.instance_id;
+    if (id === undefined) {
+      throw new InvalidInputError('id is required', {
+        hint: 'list_instances shows fleet instances; spawn_child_platform returned the child_instance_id',
+      });
+    }
+    const child = await services.spawn.terminate(caller, id);
     if (child !== null) {
       return {
         kind: 'platform_child' as const,
@@ -37,7 +50,7 @@ export default defineTool({
     }
     return {
       kind: 'fleet_instance' as const,
-      instance: toInstanceDetailView(await services.fleet.terminate(caller, input.id)),
+      instance: toInstanceDetailView(await services.fleet.terminate(caller, id)),
       platform_child: null,
     };
   },

@@ -26,6 +26,7 @@ import {
 } from '../errors.js';
 import { parsePublicKey, publicKeyId, publicKeyPem } from '../federation/keys.js';
 import { peerError, postToPeer, type PeerAnswer } from '../federation/peer-client.js';
+import { claimActivationRetries } from '../store/peer-calls-repository.js';
 import { appendEvent } from '../store/events-repository.js';
 import {
   findLivePeerByUrl,
@@ -203,27 +204,68 @@ export class FederationService {
       return created;
     });
 
-    const activated = await postToPeer(
-      parentUrl,
-      '/federation/v1/activate',
-      {},
-      { signer, now: this.deps.clock.now() },
-    );
+    return this.activate(peer, caller.name, { auditFailure: true });
+  }
+
+  /**
+   * Child side: proves to the parent with a signed call that this platform holds the key it gave at
+   * accept, then marks the peering active (with the managed child's issued grant). Throws when the
+   * parent does not answer 200; the peering stays accepted and the reconciler tries again.
+   */
+  async activate(peer: FederationPeer, actor: string, opts: { auditFailure: boolean }): Promise<FederationPeer> {
+    const parentUrl = peer.remotePlatformUrl!;
+    const signer = await this.protocol.signer();
+    let activated: PeerAnswer;
+    try {
+      activated = await postToPeer(parentUrl, '/federation/v1/activate', {}, { signer, now: this.deps.clock.now() });
+    } catch (err) {
+      if (opts.auditFailure && err instanceof FlotillaError) {
+        await this.audit.append(peer.id, {
+          actor,
+          action: 'federation.activation_failed',
+          payload: { code: err.code, message: err.message },
+        });
+      }
+      throw err;
+    }
     if (activated.status !== 200) {
-      await this.audit.append(peer.id, {
-        actor: caller.name,
-        action: 'federation.activation_failed',
-        payload: peerError(activated),
-      });
+      if (opts.auditFailure) {
+        await this.audit.append(peer.id, {
+          actor,
+          action: 'federation.activation_failed',
+          payload: peerError(activated),
+        });
+      }
       throw refusedBy(parentUrl, 'the activation', activated);
     }
     return this.deps.db.transaction().execute(async (trx) => {
-      const active = await transitionPeer(trx, peer.id, ['accepted'], 'active', this.deps.clock.now());
+      const now = this.deps.clock.now();
+      const active = await transitionPeer(trx, peer.id, ['accepted'], 'active', now);
       if (active === null) throw new ConflictError(`federation peer ${peer.name} left accepted while activating`);
-      await this.audit.append(active.id, { actor: caller.name, action: 'federation.activated', payload: {} }, trx);
-      await recordHandshakeGrant(trx, this.audit, active, 'issued', caller.name, this.deps.clock.now());
+      await this.audit.append(active.id, { actor, action: 'federation.activated', payload: {} }, trx);
+      await recordHandshakeGrant(trx, this.audit, active, 'issued', actor, now);
       return active;
     });
+  }
+
+  /**
+   * Retries the activation of accepted peerings this platform joined as a child whose activate did not
+   * get through (parent down or restarting): a reconciler step, one attempt per heartbeat interval.
+   */
+  async retryActivations(now: Date): Promise<number> {
+    const due = await claimActivationRetries(this.deps.db, now, this.heartbeats.heartbeatMs);
+    let activated = 0;
+    for (const peer of due) {
+      try {
+        await this.activate(peer, 'system', { auditFailure: false });
+        activated += 1;
+        this.deps.logger.info({ peerId: peer.id, name: peer.name }, 'federation peer activated on retry');
+      } catch (err) {
+        if (!(err instanceof FlotillaError)) throw err;
+        this.deps.logger.warn({ peerId: peer.id, code: err.code }, 'federation activation retry failed');
+      }
+    }
+    return activated;
   }
 
   /** Marks the peering revoked here, then tells the remote side with a signed call (best effort). */

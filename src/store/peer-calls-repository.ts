@@ -219,6 +219,21 @@ export async function claimHeartbeatTurns(db: Db, now: Date, intervalMs: number)
   return rows.map(toPeer);
 }
 
+/** Accepted peerings this platform joined as a child, due for another activation attempt; claims the turn. */
+export async function claimActivationRetries(db: Db, now: Date, intervalMs: number): Promise<FederationPeer[]> {
+  const due = new Date(now.getTime() - intervalMs);
+  const rows = await db
+    .updateTable('federation_peers')
+    .set({ last_heartbeat_sent_at: now })
+    .where('status', '=', 'accepted')
+    .where('spawn_role', '=', 'child')
+    .where('remote_platform_url', 'is not', null)
+    .where((eb) => eb.or([eb('last_heartbeat_sent_at', 'is', null), eb('last_heartbeat_sent_at', '<=', due)]))
+    .returningAll()
+    .execute();
+  return rows.map(toPeer);
+}
+
 /** Notes that the peer was heard from at `at`; answers true when this moved it from lost_contact back to active. */
 export async function recordPeerContact(
   db: Db,
