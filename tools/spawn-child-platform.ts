@@ -3,6 +3,7 @@
 // on first boot; a cluster_member is another process on this platform's Postgres.
 import { z } from 'zod';
 import { peerNameSchema, regionSchema } from '../src/domain/names.js';
+import { InvalidInputError } from '../src/errors.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { isoTime } from '../src/mcp/schemas.js';
 import { federationPeerView, spawnedChildView, toPeerView, toSpawnedChildView } from './shared/federation-views.js';
@@ -20,8 +21,24 @@ export default defineTool({
       .describe(
         'managed_child (this platform administers it), autonomous_peer (equals) or cluster_member (a replica on this Postgres)',
       ),
-    child_name: peerNameSchema.describe('name of the child platform and of its peer here, e.g. child-platform-1'),
-    region: regionSchema.optional().describe("the child's region; default this platform's"),
+    child_name: peerNameSchema
+      .optional()
+      .describe('name of the child platform and of its peer here, e.g. child-platform-1 (or give child_hostname)'),
+    child_hostname: peerNameSchema.optional().describe('the same as child_name (the tutorial’s REST body calls it so)'),
+    region: regionSchema
+      .optional()
+      .describe("the child's region; default this platform's (or give child_provider_region_id)"),
+    child_provider_region_id: regionSchema.optional().describe('the same as region (the tutorial’s REST body)'),
+    child_template_id: z
+      .string()
+      .max(200)
+      .optional()
+      .describe('accepted for the tutorial’s REST body; the local process provider runs every child from this build'),
+    child_provider_instance_type_id: z
+      .string()
+      .max(200)
+      .optional()
+      .describe('accepted for the tutorial’s REST body; the local process provider has one instance type'),
   },
   output: {
     federation_peer: federationPeerView.nullable().describe('the proposed peering; null for a cluster_member'),
@@ -34,10 +51,13 @@ export default defineTool({
     child: spawnedChildView,
   },
   handler: async ({ services, caller }, input) => {
+    const childName = oneOf(input, 'child_name', 'child_hostname');
+    if (childName === undefined) throw new InvalidInputError('child_name is required');
+    const region = oneOf(input, 'region', 'child_provider_region_id');
     const { child, peer, acceptanceToken } = await services.spawn.spawn(caller, {
       spawnMode: input.spawn_mode,
-      childName: input.child_name,
-      ...(input.region === undefined ? {} : { region: input.region }),
+      childName,
+      ...(region === undefined ? {} : { region }),
     });
     return {
       federation_peer: peer === null ? null : toPeerView(peer),
@@ -48,3 +68,9 @@ export default defineTool({
     };
   },
 });
+
+/** The value of `a` or of its alias `b`; both given is an input error. */
+function oneOf<K extends string>(input: Partial<Record<K, string>>, a: K, b: K): string | undefined {
+  if (input[a] !== undefined && input[b] !== undefined) throw new InvalidInputError(`give ${a} or ${b}, not both`);
+  return input[a] ?? input[b];
+}

@@ -167,6 +167,10 @@ export interface RolloutsTable {
   requested_by: string;
   approval_request_id: string | null;
   federation_rollout_ref: string | null;
+  /** Synchronized federated leg: the highest batch index it may start; null = no barrier. */
+  barrier_batch: number | null;
+  /** The peer that started this rollout as its leg of a federated rollout; null for local rollouts. */
+  federation_origin_peer_id: string | null;
   reason: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;

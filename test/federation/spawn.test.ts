@@ -121,7 +121,14 @@ describe('spawning child platforms (parent on pglite)', () => {
       const res = await fetch(`${parent.app.http!.url}/api/v1/federation/children/spawn`, {
         method: 'POST',
         headers: { authorization: `Bearer ${parent.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ spawn_mode: 'autonomous_peer', child_name: 'child-platform-1', region: 'us-east-1' }),
+        // The tutorial's body, verbatim in its field names.
+        body: JSON.stringify({
+          spawn_mode: 'autonomous_peer',
+          child_template_id: 'flotilla-platform',
+          child_provider_region_id: 'us-east-1',
+          child_provider_instance_type_id: 'local',
+          child_hostname: 'child-platform-1',
+        }),
       });
       const spawned = (await res.json()) as {
         acceptance_token: string;
@@ -180,6 +187,74 @@ describe('spawning child platforms (parent on pglite)', () => {
             child_instance_id: null,
           }),
         ]);
+
+        // Step 2: the parent's event stream shows the accepted peering.
+        const events = await call(admin, 'recent_events', { kind_prefix: 'federation.', limit: 20 });
+        expect(events.data.events).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({
+              kind: 'federation.peer.accepted',
+              payload: expect.objectContaining({
+                peer_id: onParent.id,
+                peer_kind: 'platform',
+                spawn_role: 'parent',
+                spawn_mode: 'autonomous_peer',
+                contract_version: '1.0',
+              }),
+            }),
+          ]),
+        );
+
+        // Step 4: data residency, the tutorial's call verbatim.
+        const residency = await call(admin, 'set_data_residency', {
+          federation_peer_id: onParent.id,
+          policy: {
+            resource_kinds: ['secrets', 'credentials'],
+            constraint: 'must_not_leave_region',
+            region: 'eu-west-1',
+          },
+        });
+        expect(residency.isError, JSON.stringify(residency.error)).toBe(false);
+
+        // Step 5: the WORM audit log, sequence from 1.
+        const worm = await call(admin, 'get_audit_log', { federation_peer_id: onParent.id });
+        const entries = worm.data.entries as Array<{ sequence: number; action: string; actor: string }>;
+        expect(entries.map((e) => e.sequence)).toEqual(entries.map((_, i) => i + 1));
+        expect(entries[0]).toMatchObject({ sequence: 1, action: 'federation.proposed' });
+        expect(entries.map((e) => e.action)).toEqual(
+          expect.arrayContaining(['federation.accepted', 'data_residency.set']),
+        );
+        expect((await call(admin, 'verify_audit_log', { federation_peer_id: onParent.id })).data).toMatchObject({
+          valid: true,
+          first_bad_sequence: null,
+        });
+
+        // Step 6: the boundary, default deny plus the agreed capability.
+        for (const rule of [
+          { action: 'drop', capability: '*', priority: 100 },
+          { action: 'accept', capability: 'inventory.read', priority: 10 },
+        ]) {
+          const created = await call(admin, 'create_boundary_rule', {
+            federation_peer_id: onParent.id,
+            direction: 'ingress',
+            ...rule,
+          });
+          expect(created.isError, JSON.stringify(created.error)).toBe(false);
+        }
+
+        // Step 7: the routing summary of our world.
+        const topology = await call(admin, 'get_federation_topology');
+        const entry = (topology.data.peers as Array<Record<string, unknown>>).find(
+          (p) => p.name === 'child-platform-1',
+        );
+        expect(entry).toMatchObject({ status: 'active', remote_platform_url: childUrl });
+        expect(JSON.stringify(entry)).toContain('inventory.read');
+
+        // Cleanup, as the tutorial: revoke by id (the child is told and shows it revoked), then terminate.
+        const revoked = await call(admin, 'revoke_federation_peer', { id: onParent.id });
+        expect(revoked.data).toMatchObject({ federation_peer: { status: 'revoked' }, remote_notified: true });
+        const onChild = (await childClient.callTool('list_federation_peers', {})).structured as { peers: Peer[] };
+        expect(onChild.peers[0]).toMatchObject({ name: 'parent-a', status: 'revoked' });
       } finally {
         await childClient.close();
       }
@@ -206,7 +281,7 @@ describe('spawning child platforms (parent on pglite)', () => {
       expect(log).not.toMatch(/fpa_[A-Za-z0-9_-]{20}|flo_[A-Za-z0-9_-]{20}/);
 
       // Cleanup: terminate_instance stops the whole process group; the peering stays until revoked.
-      const terminated = await call(admin, 'terminate_instance', { id });
+      const terminated = await call(admin, 'terminate_instance', { instance_id: id });
       expect(terminated.isError, JSON.stringify(terminated.error)).toBe(false);
       expect(terminated.data).toMatchObject({
         kind: 'platform_child',
@@ -234,9 +309,6 @@ describe('spawning child platforms (parent on pglite)', () => {
       const again = await call(admin, 'terminate_instance', { id });
       expect(again.error?.code).toBe('conflict');
       expect((await childRow(id)).status).toBe('terminated');
-
-      const revoked = await call(admin, 'revoke_federation_peer', { federation_peer_id: 'child-platform-1' });
-      expect(revoked.data).toMatchObject({ federation_peer: { status: 'revoked' }, remote_notified: false });
     },
     CHILD_TIMEOUT,
   );
