@@ -30,6 +30,10 @@ export interface Rollout {
   requestedBy: string;
   approvalRequestId: string | null;
   federationRolloutRef: string | null;
+  /** The peer that started this rollout as its leg of a federated rollout; null for local rollouts. */
+  federationOriginPeerId: string | null;
+  /** Synchronized leg: the highest batch index the runner may start; null = no barrier. */
+  barrierBatch: number | null;
   reason: string | null;
   createdAt: Date;
   updatedAt: Date;

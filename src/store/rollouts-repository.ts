@@ -40,6 +40,8 @@ interface Row {
   requested_by: string;
   approval_request_id: string | null;
   federation_rollout_ref: string | null;
+  federation_origin_peer_id: string | null;
+  barrier_batch: number | null;
   reason: string | null;
   created_at: Date;
   updated_at: Date;
@@ -76,6 +78,8 @@ function toRollout(r: Row): Rollout {
     requestedBy: r.requested_by,
     approvalRequestId: r.approval_request_id,
     federationRolloutRef: r.federation_rollout_ref,
+    federationOriginPeerId: r.federation_origin_peer_id,
+    barrierBatch: r.barrier_batch,
     reason: r.reason,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -98,6 +102,9 @@ export interface NewRollout {
   batchCount: number;
   requestedBy: string;
   federationRolloutRef: string | null;
+  /** Set for a leg a peer started: that peer. */
+  federationOriginPeerId?: string | null;
+  barrierBatch?: number | null;
   at: Date;
 }
 
@@ -106,10 +113,11 @@ export async function insertRollout(db: Db, r: NewRollout): Promise<string | nul
   const row = await sql<{ id: string }>`
     INSERT INTO rollouts (group_id, module_id, target_version_id, strategy, max_consecutive_failures, health_timeout_sec,
                           max_failure_pct, min_sample, soak_sec, state, total_instances, batch_count, requested_by,
-                          federation_rollout_ref, created_at, updated_at)
+                          federation_rollout_ref, federation_origin_peer_id, barrier_batch, created_at, updated_at)
     VALUES (${r.groupId}, ${r.moduleId}, ${r.targetVersionId}, ${JSON.stringify(r.strategy)}::jsonb, ${r.maxConsecutiveFailures},
             ${r.healthTimeoutSec}, ${r.maxFailurePct}, ${r.minSample}, ${r.soakSec}, 'planned', ${r.totalInstances},
-            ${r.batchCount}, ${r.requestedBy}, ${r.federationRolloutRef}, ${r.at}, ${r.at})
+            ${r.batchCount}, ${r.requestedBy}, ${r.federationRolloutRef}, ${r.federationOriginPeerId ?? null},
+            ${r.barrierBatch ?? null}, ${r.at}, ${r.at})
     ON CONFLICT (group_id, module_id)
       WHERE state IN ('planned', 'pending_approval', 'running', 'paused', 'circuit_open', 'rolling_back')
       DO NOTHING
@@ -155,6 +163,30 @@ export async function claimRollout(db: Db, skipIds: readonly string[]): Promise<
   return rows.rows[0] === undefined ? null : toRollout(rows.rows[0]);
 }
 
+/** Locks one rollout by id for the runner when it has work and no other transaction holds it. */
+export async function claimRolloutById(db: Db, id: string): Promise<Rollout | null> {
+  const rows = await sql<Row>`
+    ${SELECT}
+    WHERE r.id = ${id} AND r.state IN ('running', 'paused', 'circuit_open', 'rolling_back')
+    FOR UPDATE OF r SKIP LOCKED`.execute(db);
+  return rows.rows[0] === undefined ? null : toRollout(rows.rows[0]);
+}
+
+/** Legs peers started (federation_origin_peer_id set) with one of `refs`, oldest first; locked when asked. */
+export async function findPeerLegsByRefs(
+  db: Db,
+  refs: readonly string[],
+  opts: { forUpdate?: boolean } = {},
+): Promise<Rollout[]> {
+  if (refs.length === 0) return [];
+  const lock = opts.forUpdate === true ? sql`FOR UPDATE OF r` : sql``;
+  const rows = await sql<Row>`
+    ${SELECT}
+    WHERE r.federation_rollout_ref = ANY(${refs}::text[]) AND r.federation_origin_peer_id IS NOT NULL
+    ORDER BY r.created_at, r.id ${lock}`.execute(db);
+  return rows.rows.map(toRollout);
+}
+
 /** Newest first after the (created_at, id) cursor; limit + 1 rows. */
 export async function listRollouts(
   db: Db,
@@ -197,6 +229,7 @@ export type RolloutPatch = Partial<{
   maxConsecutiveFailures: number;
   batchCount: number;
   requestedBy: string;
+  barrierBatch: number | null;
 }>;
 
 export async function updateRollout(db: Db, id: string, patch: RolloutPatch, at: Date): Promise<void> {
@@ -220,6 +253,7 @@ export async function updateRollout(db: Db, id: string, patch: RolloutPatch, at:
       ...(patch.maxConsecutiveFailures === undefined ? {} : { max_consecutive_failures: patch.maxConsecutiveFailures }),
       ...(patch.batchCount === undefined ? {} : { batch_count: patch.batchCount }),
       ...(patch.requestedBy === undefined ? {} : { requested_by: patch.requestedBy }),
+      ...(patch.barrierBatch === undefined ? {} : { barrier_batch: patch.barrierBatch }),
     })
     .where('id', '=', id)
     .execute();
