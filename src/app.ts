@@ -43,6 +43,7 @@ import type { PlatformProvider } from './federation/spawn/provider.js';
 import { peerCallGates } from './services/peer-gates.js';
 import { ResidencyService } from './services/residency-service.js';
 import { PeerReads } from './services/peer-reads.js';
+import { FederatedLegsService } from './services/federated-legs-service.js';
 import { UnavailableError } from './errors.js';
 import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrator.js';
@@ -143,6 +144,10 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const boundary = new BoundaryService(deps, audit, resolvePeer);
     const peerReads = new PeerReads(deps, federation);
     peerReads.register(federation.calls);
+    // The target side of federated rollouts: legs peers start here report progress to their origin.
+    const federatedLegs = new FederatedLegsService(deps, rollouts, runner, audit, federation.calls);
+    federatedLegs.register();
+    runner.onProgress((ids, now) => federatedLegs.reportProgress(ids, now));
     reconciler.register({ name: 'grant-archive', run: (now) => grants.archiveExpired(now).then(() => undefined) });
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
@@ -211,6 +216,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       cluster,
       residency,
       peerReads,
+      federatedLegs,
       grants,
       boundary,
       platform: new PlatformService(

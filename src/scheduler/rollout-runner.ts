@@ -1,9 +1,11 @@
 // The rollout runner: on every reconciler tick, claims rollouts with work (SKIP LOCKED, so replicas
 // never run the same step) and advances each one step in one transaction — judge health, feed the
 // circuit breaker, complete and start batches, roll back. A crash loses nothing: state is the rows.
+// A synchronized federated leg holds before a batch past its barrier. Progress listeners run after commit.
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { applyOutcomes, tripOnRearm, type BreakerConfig, type BreakerState } from '../domain/breaker.js';
+import { heldAtBarrier } from '../domain/federated-legs.js';
 import type { Rollout } from '../domain/rollout.js';
 import { ROLLING_UPGRADE_ACTION } from '../domain/approvals.js';
 import { appendEvents } from '../store/events-repository.js';
@@ -18,7 +20,7 @@ import {
   setBatchPhase,
   startBatch,
 } from '../store/rollout-targets-repository.js';
-import { claimRollout, updateRollout } from '../store/rollouts-repository.js';
+import { claimRollout, claimRolloutById, updateRollout } from '../store/rollouts-repository.js';
 import { openContinuationApproval, transitionRollout } from '../services/rollout-transitions.js';
 import type { PoliciesService } from '../services/policies-service.js';
 
@@ -26,27 +28,62 @@ const ACTOR = 'reconciler';
 /** Rollouts advanced per tick; the rest wait for the next tick. */
 const MAX_PER_TICK = 50;
 
+/**
+ * Told, after the tick's transactions committed, which rollouts made progress worth reporting: a batch
+ * completed, or the state changed (circuit_open, completed, rolled_back, failed). Never inside a transaction.
+ */
+export type RolloutProgressListener = (rolloutIds: readonly string[], now: Date) => Promise<void>;
+
 export class RolloutRunner {
+  private readonly listeners: RolloutProgressListener[] = [];
+
   constructor(private readonly deps: { db: Kysely<Database>; logger: Logger; policies: PoliciesService }) {}
+
+  /** Adds a listener for progress made by ticks (federated legs report it to their origin). */
+  onProgress(listener: RolloutProgressListener): void {
+    this.listeners.push(listener);
+  }
 
   /** Advances every rollout with work once; returns how many were advanced. */
   async tick(now: Date): Promise<number> {
     const done: string[] = [];
+    const progressed: string[] = [];
     while (done.length < MAX_PER_TICK) {
-      const id = await this.deps.db.transaction().execute(async (trx) => {
+      const step = await this.deps.db.transaction().execute(async (trx) => {
         const rollout = await claimRollout(trx, done);
         if (rollout === null) return null;
-        await this.advance(trx, rollout, now);
-        return rollout.id;
+        return { id: rollout.id, progressed: await this.advance(trx, rollout, now) };
       });
-      if (id === null) break;
-      done.push(id);
+      if (step === null) break;
+      done.push(step.id);
+      if (step.progressed) progressed.push(step.id);
     }
+    if (progressed.length > 0) await this.report(progressed, now);
     return done.length;
   }
 
-  /** One step of one locked rollout. */
-  async advance(trx: Db, r: Rollout, now: Date): Promise<void> {
+  /**
+   * Advances one rollout at once, in the caller's transaction (a raised barrier should cost no tick).
+   * Skipped when it has no work or another transaction holds it (that one is a tick advancing it).
+   * Answers whether it made progress a listener would be told of; the caller reports it if it wants.
+   */
+  async advanceOne(trx: Db, id: string, now: Date): Promise<boolean> {
+    const rollout = await claimRolloutById(trx, id);
+    return rollout === null ? false : this.advance(trx, rollout, now);
+  }
+
+  private async report(ids: readonly string[], now: Date): Promise<void> {
+    for (const listener of this.listeners) {
+      try {
+        await listener(ids, now);
+      } catch (err) {
+        this.deps.logger.warn({ err, rolloutIds: ids }, 'rollout progress listener failed');
+      }
+    }
+  }
+
+  /** One step of one locked rollout; true when a batch completed or the state changed. */
+  async advance(trx: Db, r: Rollout, now: Date): Promise<boolean> {
     if (r.state === 'rolling_back') return this.advanceRollback(trx, r, now);
     const outcomes = await judgeUpgrading(trx, {
       rolloutId: r.id,
@@ -112,24 +149,26 @@ export class RolloutRunner {
         patch: { ...counters, breakerTrips: r.breakerTrips + 1, approvalRequestId: approval.id },
         now,
       });
-      return;
+      return true;
     }
     if (r.state !== 'running') {
       if (outcomes.length > 0) await updateRollout(trx, r.id, counters, now);
-      return;
+      return false;
     }
-    await this.advanceBatches(trx, { ...r, ...counters }, now);
+    return this.advanceBatches(trx, { ...r, ...counters }, now);
   }
 
-  private async advanceBatches(trx: Db, r: Rollout, now: Date): Promise<void> {
+  private async advanceBatches(trx: Db, r: Rollout, now: Date): Promise<boolean> {
     let nextBatchAt = r.nextBatchAt;
+    let completedBatch = false;
     if (r.currentBatch >= 0) {
       const counts = await batchCounts(trx, r.id, r.currentBatch);
       if (counts.pending + counts.upgrading > 0) {
         await updateRollout(trx, r.id, pick(r), now);
-        return;
+        return false;
       }
       if (nextBatchAt === null) {
+        completedBatch = true;
         await setBatchPhase(trx, {
           rolloutId: r.id,
           batchIndex: r.currentBatch,
@@ -158,13 +197,13 @@ export class RolloutRunner {
         if (r.soakSec > 0 && r.currentBatch + 1 < r.batchCount) {
           nextBatchAt = new Date(now.getTime() + r.soakSec * 1000);
           await updateRollout(trx, r.id, { ...pick(r), nextBatchAt }, now);
-          return;
+          return true;
         }
       }
     }
     if (nextBatchAt !== null && now.getTime() < nextBatchAt.getTime()) {
       await updateRollout(trx, r.id, pick(r), now);
-      return;
+      return completedBatch;
     }
     const next = r.currentBatch + 1;
     if (next >= r.batchCount) {
@@ -183,7 +222,13 @@ export class RolloutRunner {
         patch: pick(r),
         now,
       });
-      return;
+      return true;
+    }
+    if (heldAtBarrier(r, next)) {
+      // A synchronized leg: the originating platform raises the barrier once every leg completed this
+      // batch. next_batch_at (at the latest now) marks the current batch completed, so it is done once.
+      await updateRollout(trx, r.id, { ...pick(r), nextBatchAt: nextBatchAt ?? now }, now);
+      return completedBatch;
     }
     const started = await startBatch(trx, {
       rolloutId: r.id,
@@ -207,11 +252,12 @@ export class RolloutRunner {
       now,
     );
     await updateRollout(trx, r.id, { ...pick(r), currentBatch: next, nextBatchAt: null }, now);
+    return completedBatch;
   }
 
-  private async advanceRollback(trx: Db, r: Rollout, now: Date): Promise<void> {
+  private async advanceRollback(trx: Db, r: Rollout, now: Date): Promise<boolean> {
     const { remaining } = await judgeRollingBack(trx, { rolloutId: r.id, moduleName: r.moduleName, now });
-    if (remaining > 0) return;
+    if (remaining > 0) return false;
     const failedCount = await countUnconfirmedRollbacks(trx, r.id);
     if (failedCount > 0) {
       await transitionRollout(trx, r, 'fail', {
@@ -221,9 +267,10 @@ export class RolloutRunner {
         patch: { reason: `${failedCount} instance(s) did not confirm their previous version` },
         now,
       });
-      return;
+      return true;
     }
     await transitionRollout(trx, r, 'rolled_back', { actor: ACTOR, kind: 'rolled_back', payload: {}, now });
+    return true;
   }
 }
 

@@ -17,6 +17,7 @@ import type { ClusterService } from './cluster-service.js';
 import type { SpawnService } from './spawn-service.js';
 import type { ResidencyService } from './residency-service.js';
 import type { PeerReads } from './peer-reads.js';
+import type { FederatedLegsService } from './federated-legs-service.js';
 
 export interface Services {
   operators: OperatorsService;
@@ -37,4 +38,6 @@ export interface Services {
   boundary: BoundaryService;
   residency: ResidencyService;
   peerReads: PeerReads;
+  /** The target side of federated rollouts: the leg operations peers call. */
+  federatedLegs: FederatedLegsService;
 }

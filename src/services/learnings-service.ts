@@ -2,6 +2,7 @@
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import { appendEvent } from '../store/events-repository.js';
+import type { Db } from '../store/executor.js';
 import { insertLearning, searchLearnings, type Learning } from '../store/learnings-repository.js';
 import type { ServiceDeps } from './context.js';
 import { requireRole } from './operators-service.js';
@@ -50,8 +51,8 @@ export class LearningsService {
   }
 
   /** Learnings related to upgrading `moduleName`: tagged with it or mentioning it. */
-  async relatedTo(moduleName: string, limit = 5): Promise<Learning[]> {
-    const rows = await searchLearnings(this.deps.db, {
+  async relatedTo(moduleName: string, limit = 5, db: Db = this.deps.db): Promise<Learning[]> {
+    const rows = await searchLearnings(db, {
       text: moduleName,
       tags: [moduleName.toLowerCase(), 'rolling-upgrade'],
       limit,

@@ -172,8 +172,8 @@ export class ModulesService {
   }
 
   /** A version by id, or by version string within a module (module required then). */
-  async resolveVersion(versionRef: string, module?: ModuleRef): Promise<ModuleVersion> {
-    return this.resolveVersionIn(this.deps.db, versionRef, module, false);
+  async resolveVersion(versionRef: string, module?: ModuleRef, db: Db = this.deps.db): Promise<ModuleVersion> {
+    return this.resolveVersionIn(db, versionRef, module, false);
   }
 
   private async resolveVersionIn(

@@ -81,6 +81,10 @@ export interface PlanInput {
   minSample: number | null;
   soakSec: number;
   federationRolloutRef?: string | null;
+  /** A leg a federation peer started: that peer (set with federationRolloutRef). */
+  federationOriginPeerId?: string | null;
+  /** Synchronized leg: the highest batch index the runner may start; null or absent = no barrier. */
+  barrierBatch?: number | null;
 }
 
 export interface Plan {
@@ -113,17 +117,21 @@ export class RolloutsService {
     private readonly learnings: LearningsService,
   ) {}
 
-  /** Plans a rolling upgrade; with dryRun nothing is written. Refusals write nothing either. */
-  async plan(caller: Caller, input: PlanInput, dryRun: boolean): Promise<Plan> {
+  /**
+   * Plans a rolling upgrade; with dryRun nothing is written. Refusals write nothing either. Given `trx`
+   * (an open transaction: a peer call's), every read and write runs on it and no transaction is opened.
+   */
+  async plan(caller: Caller, input: PlanInput, dryRun: boolean, trx?: Db): Promise<Plan> {
+    const db = trx ?? this.deps.db;
     requireRole(caller, 'operator', 'planning a rolling upgrade');
     const problem = strategyProblem(input.strategy);
     if (problem !== null) throw new InvalidInputError(problem);
     if (input.minSample !== null && input.maxFailurePct === null) {
       throw new InvalidInputError('min_sample only applies with max_failure_pct');
     }
-    const group = await this.fleet.resolveGroup(input.group);
-    const module = await this.modules.resolveModule(this.deps.db, input.module);
-    const target = await this.modules.resolveVersion(input.targetVersionRef, { moduleId: module.id });
+    const group = await this.fleet.resolveGroup(input.group, db);
+    const module = await this.modules.resolveModule(db, input.module);
+    const target = await this.modules.resolveVersion(input.targetVersionRef, { moduleId: module.id }, db);
     if (!DEPLOYABLE_STATES.includes(target.lifecycleState)) {
       throw new ConflictError(
         target.lifecycleState === 'archived'
@@ -137,19 +145,19 @@ export class RolloutsService {
         },
       );
     }
-    const policy = await this.policies.get(ROLLING_UPGRADE_ACTION);
+    const policy = await this.policies.get(ROLLING_UPGRADE_ACTION, db);
     if (policy.mode === 'blocked') {
       throw new ForbiddenError(`the intervention policy ${ROLLING_UPGRADE_ACTION} is blocked`, {
         hint: 'an admin can change it with set_intervention_policy; agent_introspect shows the policies',
       });
     }
-    const total = await countLiveInstances(this.deps.db, group.id);
+    const total = await countLiveInstances(db, group.id);
     if (total === 0) {
       throw new ConflictError(`group ${group.name} has no live instances to upgrade`, {
         hint: 'enroll agents first (create_enrollment_token), or check list_instances',
       });
     }
-    const active = await findActiveRollout(this.deps.db, group.id, module.id);
+    const active = await findActiveRollout(db, group.id, module.id);
     if (active !== null) throw activeConflict(module.name, group.name, active);
 
     const sizes = batchSizes(total, input.strategy);
@@ -171,10 +179,10 @@ export class RolloutsService {
         minSample: input.minSample,
       },
       policy: { mode: policy.mode, fourEyes: policy.fourEyes },
-      relatedLearnings: await this.learnings.relatedTo(module.name),
+      relatedLearnings: await this.learnings.relatedTo(module.name, undefined, db),
     };
     if (dryRun) {
-      const preview = await previewBatches(this.deps.db, group.id, starts, IDS_PER_BATCH);
+      const preview = await previewBatches(db, group.id, starts, IDS_PER_BATCH);
       return {
         ...base,
         rolloutId: null,
@@ -193,7 +201,7 @@ export class RolloutsService {
         })),
       };
     }
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.inTransaction(trx, async (trx) => {
       const now = this.deps.clock.now();
       const rolloutId = await insertRollout(trx, {
         groupId: group.id,
@@ -209,6 +217,8 @@ export class RolloutsService {
         batchCount: sizes.length,
         requestedBy: caller.name,
         federationRolloutRef: input.federationRolloutRef ?? null,
+        federationOriginPeerId: input.federationOriginPeerId ?? null,
+        barrierBatch: input.barrierBatch ?? null,
         at: now,
       });
       if (rolloutId === null) throw activeConflict(module.name, group.name, null);
@@ -309,16 +319,20 @@ export class RolloutsService {
     return toPage(rows, f.limit, (t) => ({ position: t.position }));
   }
 
-  /** Operator controls: pause, resume, abort, rollback. Each is one transaction on the locked rollout. */
+  /**
+   * Operator controls: pause, resume, abort, rollback. Each is one transaction on the locked rollout: the
+   * caller's `trx` when given (a peer call's), else a new one.
+   */
   async control(
     caller: Caller,
     id: string,
     action: 'pause' | 'resume' | 'abort' | 'rollback',
     reason?: string,
+    trx?: Db,
   ): Promise<Rollout> {
     requireRole(caller, 'operator', `${action} of a rollout`);
     if (!isUuid(id)) throw new NotFoundError(`no rollout ${id}`);
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.inTransaction(trx, async (trx) => {
       const now = this.deps.clock.now();
       const rollout = await findRollout(trx, id, { forUpdate: true });
       if (rollout === null) throw new NotFoundError(`no rollout ${id}`, { hint: 'list_rollouts shows the rollouts' });
@@ -350,7 +364,12 @@ export class RolloutsService {
           return;
       }
     });
-    return (await findRollout(this.deps.db, id))!;
+    return (await findRollout(trx ?? this.deps.db, id))!;
+  }
+
+  /** Runs `fn` in `trx` when the caller already holds a transaction, else in a new one. */
+  private inTransaction<T>(trx: Db | undefined, fn: (trx: Db) => Promise<T>): Promise<T> {
+    return trx === undefined ? this.deps.db.transaction().execute(fn) : fn(trx);
   }
 
   /**

@@ -389,6 +389,51 @@ export interface ClusterMembersTable {
   stopped_at: Timestamp | null;
 }
 
+export interface FederatedRolloutsTable {
+  id: Generated<string>;
+  module_name: string;
+  module_id: string | null;
+  target_version: string;
+  group_name: string;
+  strategy: Json<Record<string, unknown>>;
+  coordination: string;
+  max_consecutive_failures: number;
+  health_timeout_sec: number;
+  include_local: boolean;
+  state: string;
+  /** Synchronized: the highest batch index any leg may start; null when independent. */
+  barrier_batch: number | null;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Timestamp | null;
+  reason: string | null;
+}
+
+export interface FederatedRolloutLegsTable {
+  id: Generated<string>;
+  federated_rollout_id: string;
+  /** null: this platform's own leg. */
+  federation_peer_id: string | null;
+  peer_name: string;
+  group_name: string;
+  state: string;
+  /** The rollout on the leg's platform. */
+  local_rollout_id: string | null;
+  current_batch: Generated<number>;
+  batch_count: number | null;
+  completed_batches: Generated<number>;
+  healthy_total: Generated<number>;
+  failed_total: Generated<number>;
+  pending_approval_ids: ColumnType<string[], string | undefined, string>;
+  waiting_for: string | null;
+  last_contact_at: Timestamp | null;
+  lost_contact: Generated<boolean>;
+  last_error: string | null;
+  start_outbox_id: string | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   intervention_policies: InterventionPoliciesTable;
   approval_requests: ApprovalRequestsTable;
@@ -421,4 +466,6 @@ export interface Database {
   federation_chain_heads: FederationChainHeadsTable;
   spawned_children: SpawnedChildrenTable;
   cluster_members: ClusterMembersTable;
+  federated_rollouts: FederatedRolloutsTable;
+  federated_rollout_legs: FederatedRolloutLegsTable;
 }

@@ -7,8 +7,13 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
 import { ChildSet, cliEnv, makeTempDir, TOKEN_PATTERN, type FlotillaChild, type TempDir } from '../helpers/cli.js';
-import { waitFor } from '../helpers/fleet.js';
+import { waitFor as waitForCondition } from '../helpers/fleet.js';
 import { createTestDatabase, STORE_KINDS } from '../helpers/store.js';
+
+/** Child processes on a loaded CI machine take their time: generous deadlines, still never fixed sleeps. */
+const DEADLINE_MS = 90_000;
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = DEADLINE_MS): Promise<T> =>
+  waitForCondition(what, check, timeoutMs);
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -136,16 +141,12 @@ describe.each(STORE_KINDS)('peers killed and restarted mid-conversation on %s', 
     await restart(parent);
     await restart(child);
 
-    const delivered = await waitFor(
-      'the queued call to be delivered',
-      async () => {
-        const calls = (await tool(child, 'list_federation_outbox', { federation_peer_id: 'alpha' })).calls as Array<
-          Record<string, unknown>
-        >;
-        return calls[0]?.status === 'delivered' && calls[0];
-      },
-      30_000,
-    );
+    const delivered = await waitFor('the queued call to be delivered', async () => {
+      const calls = (await tool(child, 'list_federation_outbox', { federation_peer_id: 'alpha' })).calls as Array<
+        Record<string, unknown>
+      >;
+      return calls[0]?.status === 'delivered' && calls[0];
+    });
     expect(delivered).toMatchObject({ operation: 'grants.changed', response_status: 200 });
     await waitFor('the parent to apply the emancipation', async () => {
       return (await onlyPeer(parent)).spawn_mode === 'autonomous_peer';
@@ -167,5 +168,5 @@ describe.each(STORE_KINDS)('peers killed and restarted mid-conversation on %s', 
         (await tool(side, 'verify_audit_log', { federation_peer_id: side === parent ? 'beta' : 'alpha' })).valid,
       ).toBe(true);
     }
-  }, 180_000);
+  }, 600_000);
 });

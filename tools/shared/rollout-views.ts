@@ -169,7 +169,19 @@ export const rolloutSummaryView = z.object({
     breaker_trips: z.number().int(),
   }),
   approval_request_id: z.string().nullable().describe('the pending approval request, if any'),
-  federation_rollout_ref: z.string().nullable(),
+  federation_rollout_ref: z
+    .string()
+    .nullable()
+    .describe('the federated rollout this rollout is a leg of (on its originating platform); null for a local rollout'),
+  federation_origin_peer_id: z
+    .string()
+    .nullable()
+    .describe('the federation peer that started this leg (list_federation_peers); null when started here'),
+  barrier_batch: z
+    .number()
+    .int()
+    .nullable()
+    .describe('synchronized leg: the highest batch index it may start until the originating platform raises it'),
   reason: z.string().nullable().describe('why the rollout stopped or is rolling back'),
   requested_by: z.string(),
   created_at: isoTime,
@@ -207,6 +219,8 @@ export function toRolloutSummaryView(r: Rollout): z.infer<typeof rolloutSummaryV
     },
     approval_request_id: r.approvalRequestId,
     federation_rollout_ref: r.federationRolloutRef,
+    federation_origin_peer_id: r.federationOriginPeerId,
+    barrier_batch: r.barrierBatch,
     reason: r.reason,
     requested_by: r.requestedBy,
     created_at: r.createdAt.toISOString(),
