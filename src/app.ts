@@ -44,6 +44,8 @@ import { peerCallGates } from './services/peer-gates.js';
 import { ResidencyService } from './services/residency-service.js';
 import { PeerReads } from './services/peer-reads.js';
 import { FederatedLegsService } from './services/federated-legs-service.js';
+import { FederatedRolloutsService } from './services/federated-rollouts-service.js';
+import { FederatedRolloutSync, localBarrierSetter } from './services/federated-rollout-sync.js';
 import { UnavailableError } from './errors.js';
 import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrator.js';
@@ -148,6 +150,16 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const federatedLegs = new FederatedLegsService(deps, rollouts, runner, audit, federation.calls);
     federatedLegs.register();
     runner.onProgress((ids, now) => federatedLegs.reportProgress(ids, now));
+    // The origin side: federated rollouts created here, their legs coordinated each tick.
+    const federatedRollouts = new FederatedRolloutsService(
+      deps,
+      federation,
+      rollouts,
+      audit,
+      new FederatedRolloutSync(deps, federation, rollouts, audit, localBarrierSetter(runner, clock)),
+      { name: config.name, precheck: (db, args) => federatedLegs.precheck(db, args) },
+    );
+    federatedRollouts.attach(federation.calls);
     reconciler.register({ name: 'grant-archive', run: (now) => grants.archiveExpired(now).then(() => undefined) });
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
@@ -166,6 +178,10 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     });
     reconciler.register({ name: 'peer-outbox', run: (now) => federation.calls.deliverDue(now).then(() => undefined) });
     reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
+    reconciler.register({
+      name: 'federated-rollouts',
+      run: (now) => federatedRollouts.tick(now).then(() => undefined),
+    });
     const spawn = new SpawnService(deps, federation, audit, {
       provider:
         overrides.spawnProvider ??
@@ -217,6 +233,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       residency,
       peerReads,
       federatedLegs,
+      federatedRollouts,
       grants,
       boundary,
       platform: new PlatformService(

@@ -53,6 +53,10 @@ import overrideDataResidency from './override-data-residency.js';
 import getPeerInventory from './get-peer-inventory.js';
 import getPeerModuleVersions from './get-peer-module-versions.js';
 import getFederationTopology from './get-federation-topology.js';
+import createFederatedRollout from './create-federated-rollout.js';
+import getFederatedRollout from './get-federated-rollout.js';
+import listFederatedRollouts from './list-federated-rollouts.js';
+import controlFederatedRollout from './control-federated-rollout.js';
 
 export const TOOLS: readonly AnyTool[] = [
   getPlatformInfo,
@@ -108,4 +112,8 @@ export const TOOLS: readonly AnyTool[] = [
   getPeerInventory,
   getPeerModuleVersions,
   getFederationTopology,
+  createFederatedRollout,
+  getFederatedRollout,
+  listFederatedRollouts,
+  controlFederatedRollout,
 ];

@@ -97,10 +97,7 @@ export function heldAtBarrier(r: Pick<Rollout, 'barrierBatch' | 'batchCount'>, n
  * an approval, a resume, the barrier, a soak, or its batch in flight; null when it waits for nothing.
  */
 export function legWaitingFor(
-  r: Pick<
-    Rollout,
-    'state' | 'approvalRequestId' | 'barrierBatch' | 'batchCount' | 'currentBatch' | 'nextBatchAt'
-  >,
+  r: Pick<Rollout, 'state' | 'approvalRequestId' | 'barrierBatch' | 'batchCount' | 'currentBatch' | 'nextBatchAt'>,
   completedBatches: number,
   now: Date,
 ): string | null {

@@ -17,7 +17,10 @@ import {
   type LegReport,
 } from '../domain/federated-rollout.js';
 import type { FederationPeer } from '../domain/federation.js';
+import { isActiveRollout } from '../domain/rollout-state.js';
 import { FlotillaError, NotFoundError, UnavailableError } from '../errors.js';
+import type { Clock } from '../scheduler/clock.js';
+import type { RolloutRunner } from '../scheduler/rollout-runner.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import {
@@ -33,6 +36,7 @@ import {
 } from '../store/federated-rollouts-repository.js';
 import type { OutboxEntry } from '../store/peer-calls-repository.js';
 import { findPeerById } from '../store/peers-repository.js';
+import { findRollout, updateRollout } from '../store/rollouts-repository.js';
 import type { AuditService } from './audit-service.js';
 import type { ServiceDeps } from './context.js';
 import type { FederationService } from './federation-service.js';
@@ -43,7 +47,27 @@ const MAX_PER_TICK = 100;
 const ACTOR = 'reconciler';
 
 /** Sets a local rollout's barrier and advances it at once (the target side's runner rule). */
-export type LocalBarrierSetter = (db: Db, rolloutId: string, barrier: number | null) => Promise<void>;
+export type LocalBarrierSetter = (trx: Db, rolloutId: string, barrier: number | null) => Promise<void>;
+
+/** The local leg's barrier, set in the caller's transaction, and the runner's step for it run at once. */
+export function localBarrierSetter(runner: Pick<RolloutRunner, 'advanceOne'>, clock: Clock): LocalBarrierSetter {
+  return async (trx, rolloutId, barrier) => {
+    const now = clock.now();
+    const locked = await findRollout(trx, rolloutId, { forUpdate: true });
+    if (locked === null || !isActiveRollout(locked.state) || locked.barrierBatch === barrier) return;
+    await updateRollout(trx, rolloutId, { barrierBatch: barrier }, now);
+    await appendEvent(
+      trx,
+      {
+        kind: 'module.upgrade.barrier_set',
+        actor: 'federation',
+        payload: { rollout_id: rolloutId, from_barrier_batch: locked.barrierBatch, barrier_batch: barrier },
+      },
+      now,
+    );
+    await runner.advanceOne(trx, rolloutId, now);
+  };
+}
 
 /** A leg as its platform last reported it, or why it could not be asked. */
 type Observation =

@@ -20,7 +20,6 @@ import {
   type PrecheckAnswer,
 } from '../domain/federated-rollout.js';
 import type { FederationPeer } from '../domain/federation.js';
-import { DEPLOYABLE_STATES } from '../domain/lifecycle.js';
 import { isUuid } from '../domain/names.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
@@ -38,9 +37,7 @@ import {
   updateFederatedRollout,
   updateLeg,
 } from '../store/federated-rollouts-repository.js';
-import { findGroup } from '../store/groups-repository.js';
 import { findModule, findVersion } from '../store/modules-repository.js';
-import { countLiveInstances } from '../store/rollout-targets-repository.js';
 import { findRollout } from '../store/rollouts-repository.js';
 import type { AuditService } from './audit-service.js';
 import type { ServiceDeps } from './context.js';
@@ -101,7 +98,11 @@ export class FederatedRolloutsService {
     private readonly rollouts: RolloutsService,
     private readonly audit: AuditService,
     private readonly sync: FederatedRolloutSync,
-    private readonly selfName: string,
+    private readonly self: {
+      name: string;
+      /** The same questions a peer answers for `rollouts.precheck`, asked of this platform. */
+      precheck(db: Db, args: { module_name: string; target_version: string; group: string }): Promise<PrecheckAnswer>;
+    },
   ) {}
 
   /** Registers `rollouts.leg_progress` and the outbox hooks of starts and controls. */
@@ -335,7 +336,7 @@ export class FederatedRolloutsService {
       seen.set(peer.id, ref);
       targets.push({ peer, name: peer.name, group: input.group });
     }
-    if (input.includeLocal) targets.unshift({ peer: null, name: this.selfName, group: input.group });
+    if (input.includeLocal) targets.unshift({ peer: null, name: this.self.name, group: input.group });
     if (targets.length === 0) {
       throw new InvalidInputError('a federated rollout needs at least one target: peers, or include_local', {
         hint: 'list peers by id or name, or set include_local: true',
@@ -355,7 +356,7 @@ export class FederatedRolloutsService {
   }
 
   private async targetFor(ref: string, targets: Target[]): Promise<Target | undefined> {
-    if (ref === LOCAL_LEG || ref === this.selfName) {
+    if (ref === LOCAL_LEG || ref === this.self.name) {
       const local = targets.find((t) => t.peer === null);
       if (local !== undefined) return local;
     }
@@ -372,7 +373,7 @@ export class FederatedRolloutsService {
         const want = { moduleName, targetVersion, group: t.group };
         let answer: PrecheckAnswer;
         if (t.peer === null) {
-          answer = await localPrecheck(this.deps.db, moduleName, targetVersion, t.group);
+          answer = await this.self.precheck(this.deps.db, { module_name: moduleName, target_version: targetVersion, group: t.group });
         } else {
           try {
             const raw = await this.federation.calls.request(
@@ -527,7 +528,7 @@ export class FederatedRolloutsService {
     const direct = legs.find(
       (l) =>
         (l.federationPeerId !== null && (l.federationPeerId === ref || l.peerName === ref)) ||
-        (l.federationPeerId === null && (ref === LOCAL_LEG || ref === this.selfName)),
+        (l.federationPeerId === null && (ref === LOCAL_LEG || ref === this.self.name)),
     );
     if (direct !== undefined) return direct;
     const peer = await this.federation.resolve(ref).catch(() => null);
@@ -655,24 +656,4 @@ export class FederatedRolloutsService {
     }
     return results;
   }
-}
-
-/** The precheck of this platform's own leg: the same questions a peer answers. */
-export async function localPrecheck(
-  db: Db,
-  moduleName: string,
-  targetVersion: string,
-  groupName: string,
-): Promise<PrecheckAnswer> {
-  const module = await findModule(db, { name: moduleName });
-  const version = module === null ? null : await findVersion(db, { moduleId: module.id, version: targetVersion });
-  const group = await findGroup(db, { name: groupName });
-  return {
-    module_found: module !== null,
-    version_found: version !== null,
-    lifecycle_state: version?.lifecycleState ?? null,
-    deployable: version !== null && DEPLOYABLE_STATES.includes(version.lifecycleState),
-    group_found: group !== null,
-    instance_count: group === null ? 0 : await countLiveInstances(db, group.id),
-  };
 }

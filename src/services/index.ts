@@ -18,6 +18,7 @@ import type { SpawnService } from './spawn-service.js';
 import type { ResidencyService } from './residency-service.js';
 import type { PeerReads } from './peer-reads.js';
 import type { FederatedLegsService } from './federated-legs-service.js';
+import type { FederatedRolloutsService } from './federated-rollouts-service.js';
 
 export interface Services {
   operators: OperatorsService;
@@ -40,4 +41,6 @@ export interface Services {
   peerReads: PeerReads;
   /** The target side of federated rollouts: the leg operations peers call. */
   federatedLegs: FederatedLegsService;
+  /** The origin side of federated rollouts: create, view, control; coordinates the legs. */
+  federatedRollouts: FederatedRolloutsService;
 }

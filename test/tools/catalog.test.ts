@@ -24,6 +24,7 @@ const VERBS = new Set([
   'cancel',
   'check',
   'compare',
+  'control',
   'create',
   'decide',
   'delete',
