@@ -241,7 +241,12 @@ export class FederationService {
     return this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       const active = await transitionPeer(trx, peer.id, ['accepted'], 'active', now);
-      if (active === null) throw new ConflictError(`federation peer ${peer.name} left accepted while activating`);
+      if (active === null) {
+        // Another activation (the reconciler's retry, or a replica's) got there first.
+        const current = await findPeerById(trx, peer.id);
+        if (current?.status === 'active') return current;
+        throw new ConflictError(`federation peer ${peer.name} left accepted while activating`);
+      }
       await this.audit.append(active.id, { actor, action: 'federation.activated', payload: {} }, trx);
       await recordHandshakeGrant(trx, this.audit, active, 'issued', actor, now);
       return active;

@@ -97,6 +97,8 @@ export async function insertAcceptedPeer(
       created_at: peer.at,
       updated_at: peer.at,
       accepted_at: peer.at,
+      // The accepting call activates at once; the reconciler's retry waits an interval before trying.
+      last_heartbeat_sent_at: peer.at,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
