@@ -17,8 +17,13 @@
 //   BENCH_ROLLOUT_SMALL  the smaller fleet ticks are compared with             (default 10000)
 //   BENCH_ROLLOUT_PLANS  plans timed per fleet                                 (default 3)
 //   BENCH_ROLLOUT_TICKS  ticks timed per fleet and case                        (default 10)
+//   BENCH_FED_INSTANCES  instances per platform, federated barrier benchmark, 0 = skip (default 1000)
+//   BENCH_FED_PLATFORMS  platforms in the federated rollout (origin included)  (default 5)
+//   BENCH_FED_TICK_MS    every platform's reconciler tick there               (default 200)
+//   BENCH_FED_BATCH_PCT  batch size of its batch strategy, % of each fleet     (default 10)
 import os from 'node:os';
 import { killAllChildren } from './child-processes.js';
+import { benchFederatedBarrier } from './federated-barrier.js';
 import { benchHeartbeatIngest } from './heartbeat-ingest.js';
 import { benchMcpRoundTrip, IN_FLIGHT } from './mcp-round-trip.js';
 import { formatTable, log, ms, rate, since, type ResultRow } from './measure.js';
@@ -50,6 +55,10 @@ const PGLITE_ROLLOUT_INSTANCES = intEnv('BENCH_PGLITE_ROLLOUT_INSTANCES', 100_00
 const ROLLOUT_SMALL = intEnv('BENCH_ROLLOUT_SMALL', 10_000);
 const ROLLOUT_PLANS = Math.max(1, intEnv('BENCH_ROLLOUT_PLANS', 3));
 const ROLLOUT_TICKS = Math.max(1, intEnv('BENCH_ROLLOUT_TICKS', 10));
+const FED_INSTANCES = intEnv('BENCH_FED_INSTANCES', 1000);
+const FED_PLATFORMS = Math.max(2, intEnv('BENCH_FED_PLATFORMS', 5));
+const FED_TICK_MS = Math.max(10, intEnv('BENCH_FED_TICK_MS', 200));
+const FED_BATCH_PCT = Math.min(100, Math.max(1, intEnv('BENCH_FED_BATCH_PCT', 10)));
 const CONTRAST_CALLS = 10;
 const MCP_SEED_EVENTS = 10_000;
 
@@ -140,6 +149,17 @@ const runs: Array<{ name: string; skip: boolean; run: () => Promise<ResultRow[]>
         fleets: ROLLOUT_SMALL === 0 ? [PGLITE_ROLLOUT_INSTANCES] : [PGLITE_ROLLOUT_INSTANCES, ROLLOUT_SMALL],
         plans: ROLLOUT_PLANS,
         ticks: ROLLOUT_TICKS,
+      }),
+  },
+  {
+    name: 'federated barrier on Postgres',
+    skip: pgVersion === null || FED_INSTANCES === 0,
+    run: () =>
+      benchFederatedBarrier({
+        platforms: FED_PLATFORMS,
+        instances: FED_INSTANCES,
+        tickMs: FED_TICK_MS,
+        batchPct: FED_BATCH_PCT,
       }),
   },
 ];

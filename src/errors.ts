@@ -99,3 +99,16 @@ export function toPublicError(err: FlotillaError): PublicError {
     ...(err.details === undefined ? {} : { details: err.details }),
   };
 }
+
+/** The HTTP status each error code answers with on Flotilla's HTTP APIs (REST, peer protocol). */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid_input: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  data_residency_violation: 403,
+  not_found: 404,
+  conflict: 409,
+  illegal_transition: 409,
+  unavailable: 503,
+  internal: 500,
+};

@@ -36,7 +36,9 @@ export default defineTool({
     coordination: z
       .enum(COORDINATIONS)
       .optional()
-      .describe('independent (default): each leg on its own timer; synchronized: no leg starts batch k+1 before all completed batch k'),
+      .describe(
+        'independent (default): each leg on its own timer; synchronized: no leg starts batch k+1 before all completed batch k',
+      ),
     max_consecutive_failures: z
       .number()
       .int()

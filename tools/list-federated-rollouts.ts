@@ -3,10 +3,7 @@ import { z } from 'zod';
 import { FEDERATED_ROLLOUT_STATES } from '../src/domain/federated-rollout.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { clampLimit, nextCursorOutput, pagingInput, shapePage } from '../src/mcp/schemas.js';
-import {
-  federatedRolloutSummaryView,
-  toFederatedRolloutSummaryView,
-} from './shared/federated-rollout-views.js';
+import { federatedRolloutSummaryView, toFederatedRolloutSummaryView } from './shared/federated-rollout-views.js';
 
 export default defineTool({
   name: 'list_federated_rollouts',

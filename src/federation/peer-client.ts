@@ -2,7 +2,16 @@
 // credential), signed with the platform key for everything after. Answers the status and JSON body;
 // an unreachable peer is an UnavailableError. Decides nothing about what an answer means.
 import { request } from 'undici';
-import { UnavailableError } from '../errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidInputError,
+  NotFoundError,
+  ResidencyViolationError,
+  UnauthorizedError,
+  UnavailableError,
+  type FlotillaError,
+} from '../errors.js';
 import { signRequest, type RequestSigner } from './signing.js';
 
 export interface PeerAnswer {
@@ -54,4 +63,38 @@ export function peerError(answer: PeerAnswer): { code: string; message: string }
     code: typeof error?.code === 'string' ? error.code : 'unknown',
     message: typeof error?.message === 'string' ? error.message : `HTTP ${answer.status}`,
   };
+}
+
+/**
+ * A peer's refusal as this platform reports it: the same kind of error (400, 401, 403 — residency
+ * violations keep their code —, 404, 409; anything else is unavailable), `text` as the message, the
+ * peer's status and code in details, and the hint given for that status.
+ */
+export function refusalError(
+  text: string,
+  answer: PeerAnswer,
+  hints: Partial<Record<number, string>> = {},
+): FlotillaError {
+  const { code } = peerError(answer);
+  const hint = hints[answer.status];
+  const options = {
+    details: { remote_status: answer.status, remote_code: code },
+    ...(hint === undefined ? {} : { hint }),
+  };
+  switch (answer.status) {
+    case 400:
+      return new InvalidInputError(text, options);
+    case 401:
+      return new UnauthorizedError(text, options);
+    case 403:
+      return code === 'data_residency_violation'
+        ? new ResidencyViolationError(text, options)
+        : new ForbiddenError(text, options);
+    case 404:
+      return new NotFoundError(text, options);
+    case 409:
+      return new ConflictError(text, options);
+    default:
+      return new UnavailableError(text, options);
+  }
 }

@@ -3,23 +3,12 @@
 // decisions are the peer protocol service's.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { FlotillaError } from '../errors.js';
+import { FlotillaError, HTTP_STATUS } from '../errors.js';
 import { BodyError, sendJson } from '../http/io.js';
 import type { Route } from '../http/server.js';
 import { acceptInputError, acceptRequestSchema, type PeerProtocol } from '../services/peer-protocol.js';
 import type { PeerCalls } from '../services/peer-calls.js';
 import { isConnectionError } from '../store/errors.js';
-
-const STATUS: Partial<Record<string, number>> = {
-  invalid_input: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  data_residency_violation: 403,
-  not_found: 404,
-  conflict: 409,
-  illegal_transition: 409,
-  unavailable: 503,
-};
 
 /** The exact body bytes, at most `limitBytes`: signatures verify over these. */
 async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
@@ -96,7 +85,7 @@ export function federationRoutes(deps: { protocol: PeerProtocol; calls: PeerCall
         } else if (err instanceof FlotillaError) {
           sendJson(
             res,
-            STATUS[err.code] ?? 500,
+            HTTP_STATUS[err.code],
             {
               error: {
                 code: err.code,

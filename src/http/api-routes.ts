@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Caller } from '../domain/roles.js';
-import { FlotillaError, type ErrorCode, type PublicError } from '../errors.js';
+import { FlotillaError, HTTP_STATUS, type ErrorCode, type PublicError } from '../errors.js';
 import type { AnyTool } from '../mcp/define-tool.js';
 import { runTool } from '../mcp/tool-runner.js';
 import type { Services } from '../services/index.js';
@@ -53,18 +53,8 @@ export const API_ENDPOINTS: readonly ApiEndpoint[] = [
   },
 ];
 
-/** The HTTP status of each error code; anything else is 500. */
-export const API_ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
-  invalid_input: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  data_residency_violation: 403,
-  not_found: 404,
-  conflict: 409,
-  illegal_transition: 409,
-  unavailable: 503,
-  internal: 500,
-};
+/** The HTTP status of each error code. */
+export const API_ERROR_STATUS = HTTP_STATUS;
 
 const BODY_LIMIT_BYTES = 65_536;
 const NO_STORE = { 'cache-control': 'no-store' };

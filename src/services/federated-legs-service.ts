@@ -72,6 +72,8 @@ export class FederatedLegsService {
       capability: 'rollouts.request',
       residencyKinds: [],
       args: statusArgsSchema,
+      // A poll, every tick: the legs' changes are audited when they happen, not each time they are read.
+      audited: false,
       handle: async ({ db, peer, args, now }) => ({
         legs: await this.statuses(db, peer, args.federated_rollout_ids, now),
       }),

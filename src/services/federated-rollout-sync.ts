@@ -105,6 +105,7 @@ export class FederatedRolloutSync {
     for (const r of rollouts) {
       const legs = legsOf.get(r.id)!;
       const raised = await this.deps.db.transaction().execute(async (trx) => {
+        await findFederatedRollout(trx, r.id, { forUpdate: true });
         for (const leg of legs) {
           const o = observed.get(leg.id);
           if (o !== undefined) await this.applyObservation(trx, leg, o, now);
@@ -213,9 +214,14 @@ export class FederatedRolloutSync {
   async progress(db: Db, peer: FederationPeer, report: LegReport, inTransaction: boolean): Promise<unknown> {
     const now = this.deps.clock.now();
     const apply = async (trx: Db): Promise<{ raised: number | null; barrier: number | null }> => {
-      const leg = await findLegByPeer(trx, report.federated_rollout_id, peer.id);
-      if (leg === null) {
-        throw new NotFoundError(`no leg of federated rollout ${report.federated_rollout_id} for ${peer.name} here`);
+      const locked = await findFederatedRollout(trx, report.federated_rollout_id, { forUpdate: true });
+      const leg = locked === null ? null : await findLegByPeer(trx, report.federated_rollout_id, peer.id);
+      // A peer reports its own leg only: the one it runs for this rollout, under the rollout id it gave.
+      if (leg === null || (leg.localRolloutId !== null && leg.localRolloutId !== report.rollout_id)) {
+        throw new NotFoundError(
+          `no leg of federated rollout ${report.federated_rollout_id} runs as rollout ${report.rollout_id} on ${peer.name}`,
+          { hint: 'a platform reports the progress of the legs it runs, under their own rollout ids' },
+        );
       }
       await updateLeg(trx, leg.id, { ...reportPatch(report), ...contact(leg, now) }, now);
       const raised = await this.refresh(trx, report.federated_rollout_id, now);
@@ -230,11 +236,13 @@ export class FederatedRolloutSync {
 
   /** The outbox settled a `rollouts.start`: the leg learns its rollout, or fails with the peer's reason. */
   async startSettled(trx: Db, entry: OutboxEntry, outcome: 'delivered' | 'failed'): Promise<void> {
-    const leg = await findLegByStartOutbox(trx, entry.id);
-    if (leg === null) return;
-    const now = this.deps.clock.now();
-    const rollout = await findFederatedRollout(trx, leg.federatedRolloutId);
+    const found = await findLegByStartOutbox(trx, entry.id);
+    if (found === null) return;
+    // The rollout row first, then its legs: every writer takes them in this order (no deadlocks).
+    const rollout = await findFederatedRollout(trx, found.federatedRolloutId, { forUpdate: true });
     if (rollout === null) return;
+    const leg = (await findLegByStartOutbox(trx, entry.id))!;
+    const now = this.deps.clock.now();
     const answer = startAnswerSchema.safeParse(entry.response);
     if (outcome === 'delivered' && answer.success) {
       if (leg.state === 'requested') {
@@ -261,7 +269,11 @@ export class FederatedRolloutSync {
             trx,
             peer,
             'rollouts.control',
-            { federated_rollout_id: rollout.id, action: 'abort', reason: rollout.reason ?? 'stopped before it started' },
+            {
+              federated_rollout_id: rollout.id,
+              action: 'abort',
+              reason: rollout.reason ?? 'stopped before it started',
+            },
             { onBehalfOf: rollout.createdBy, actor: rollout.createdBy },
           );
         }
@@ -278,7 +290,7 @@ export class FederatedRolloutSync {
   /** The outbox settled a `rollouts.control`: the leg takes the status the peer answered. */
   async controlSettled(trx: Db, entry: OutboxEntry, outcome: 'delivered' | 'failed'): Promise<void> {
     const id = typeof entry.args.federated_rollout_id === 'string' ? entry.args.federated_rollout_id : null;
-    if (id === null) return;
+    if (id === null || (await findFederatedRollout(trx, id, { forUpdate: true })) === null) return;
     const leg = await findLegByPeer(trx, id, entry.federationPeerId);
     if (leg === null) return;
     const now = this.deps.clock.now();
@@ -287,7 +299,12 @@ export class FederatedRolloutSync {
       if (report !== null) await updateLeg(trx, leg.id, { ...reportPatch(report), ...contact(leg, now) }, now);
     } else {
       const action = typeof entry.args.action === 'string' ? entry.args.action : 'control';
-      await updateLeg(trx, leg.id, { lastError: `${action} refused by ${leg.peerName}: ${entry.lastError ?? ''}` }, now);
+      await updateLeg(
+        trx,
+        leg.id,
+        { lastError: `${action} refused by ${leg.peerName}: ${entry.lastError ?? ''}` },
+        now,
+      );
     }
     const raised = await this.refresh(trx, id, now);
     if (raised !== null) await this.enqueueBarrier(trx, id, raised);
@@ -381,7 +398,9 @@ export class FederatedRolloutSync {
         this.deps.logger.warn({ legId: leg.id, err }, 'set_barrier refused');
         return;
       }
-      await this.deps.db.transaction().execute((trx) => this.federation.calls.enqueue(trx, peer, 'rollouts.control', args, opts));
+      await this.deps.db
+        .transaction()
+        .execute((trx) => this.federation.calls.enqueue(trx, peer, 'rollouts.control', args, opts));
     }
   }
 

@@ -38,6 +38,7 @@ import {
   updateLeg,
 } from '../store/federated-rollouts-repository.js';
 import { findModule, findVersion } from '../store/modules-repository.js';
+import { findPeerById } from '../store/peers-repository.js';
 import { findRollout } from '../store/rollouts-repository.js';
 import type { AuditService } from './audit-service.js';
 import type { ServiceDeps } from './context.js';
@@ -264,6 +265,7 @@ export class FederatedRolloutsService {
     }
     await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
+      await findFederatedRollout(trx, id, { forUpdate: true }); // the rollout row before its legs, as every writer
       await updateLeg(trx, leg.id, patch, now);
       await this.sync.refresh(trx, id, now);
     });
@@ -373,7 +375,11 @@ export class FederatedRolloutsService {
         const want = { moduleName, targetVersion, group: t.group };
         let answer: PrecheckAnswer;
         if (t.peer === null) {
-          answer = await this.self.precheck(this.deps.db, { module_name: moduleName, target_version: targetVersion, group: t.group });
+          answer = await this.self.precheck(this.deps.db, {
+            module_name: moduleName,
+            target_version: targetVersion,
+            group: t.group,
+          });
         } else {
           try {
             const raw = await this.federation.calls.request(
@@ -584,7 +590,7 @@ export class FederatedRolloutsService {
         results.push({ leg, outcome: 'applied', detail: `${action} applied here: the leg is ${after.state}` });
         continue;
       }
-      const peer = await this.federation.resolve(leg.federationPeerId);
+      const peer = await livePeer(trx, leg);
       const entry = await this.federation.calls.enqueue(
         trx,
         peer,
@@ -638,7 +644,7 @@ export class FederatedRolloutsService {
         results.push({ leg, outcome: 'applied', detail: `${what} here` });
         continue;
       }
-      const peer = await this.federation.resolve(leg.federationPeerId);
+      const peer = await livePeer(trx, leg);
       const entry = await this.federation.calls.enqueue(
         trx,
         peer,
@@ -656,4 +662,11 @@ export class FederatedRolloutsService {
     }
     return results;
   }
+}
+
+/** A leg's peer row, read in the caller's transaction (on PGlite the store's handle would wait forever). */
+async function livePeer(trx: Db, leg: FederatedLeg): Promise<FederationPeer> {
+  const peer = await findPeerById(trx, leg.federationPeerId!);
+  if (peer === null) throw new NotFoundError(`federation peer ${leg.peerName} no longer exists`);
+  return peer;
 }

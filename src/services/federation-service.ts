@@ -16,16 +16,9 @@ import {
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import { parseDeclaredResidency, type DeclaredResidency } from '../domain/residency.js';
 import type { Caller } from '../domain/roles.js';
-import {
-  ConflictError,
-  FlotillaError,
-  InvalidInputError,
-  NotFoundError,
-  UnauthorizedError,
-  UnavailableError,
-} from '../errors.js';
+import { ConflictError, FlotillaError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { parsePublicKey, publicKeyId, publicKeyPem } from '../federation/keys.js';
-import { peerError, postToPeer, type PeerAnswer } from '../federation/peer-client.js';
+import { peerError, postToPeer, refusalError, type PeerAnswer } from '../federation/peer-client.js';
 import { claimActivationRetries } from '../store/peer-calls-repository.js';
 import { appendEvent } from '../store/events-repository.js';
 import {
@@ -357,24 +350,10 @@ export class FederationService {
 }
 
 function refusedBy(url: string, what: string, answer: PeerAnswer): FlotillaError {
-  const { code, message } = peerError(answer);
-  const text = `the parent at ${url} refused ${what}: ${message}`;
-  const options = { details: { remote_status: answer.status, remote_code: code } };
-  switch (answer.status) {
-    case 400:
-      return new InvalidInputError(text, options);
-    case 401:
-      return new UnauthorizedError(text, {
-        ...options,
-        hint: 'ask the parent operator to propose_federation_peer again and send the new acceptance_token',
-      });
-    case 404:
-      return new NotFoundError(text, { ...options, hint: 'check parent_url: it must be a Flotilla platform URL' });
-    case 409:
-      return new ConflictError(text, options);
-    default:
-      return new UnavailableError(text, options);
-  }
+  return refusalError(`the parent at ${url} refused ${what}: ${peerError(answer).message}`, answer, {
+    401: 'ask the parent operator to propose_federation_peer again and send the new acceptance_token',
+    404: 'check parent_url: it must be a Flotilla platform URL',
+  });
 }
 
 interface ParentIdentity {

@@ -18,17 +18,8 @@ import {
 } from '../domain/peer-calls.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { ResourceKind } from '../domain/residency.js';
-import {
-  ConflictError,
-  FlotillaError,
-  ForbiddenError,
-  InvalidInputError,
-  NotFoundError,
-  ResidencyViolationError,
-  UnauthorizedError,
-  UnavailableError,
-} from '../errors.js';
-import { peerError, postToPeer, type PeerAnswer } from '../federation/peer-client.js';
+import { ConflictError, FlotillaError, InvalidInputError, NotFoundError } from '../errors.js';
+import { peerError, postToPeer, refusalError, type PeerAnswer } from '../federation/peer-client.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import {
@@ -471,33 +462,13 @@ function refusalPayload(answer: PeerAnswer): Record<string, unknown> {
 
 /** A peer's refusal as this platform reports it: the same kind of error, naming the peer and its code. */
 export function remoteRefusal(peer: FederationPeer, operation: string, answer: PeerAnswer): FlotillaError {
-  const { code, message } = peerError(answer);
-  const text = `federation peer ${peer.name} refused ${operation}: ${message}`;
-  const options = { details: { remote_status: answer.status, remote_code: code } };
-  switch (answer.status) {
-    case 400:
-      return new InvalidInputError(text, options);
-    case 401:
-      return new UnauthorizedError(text, {
-        ...options,
-        hint: 'the peer does not recognise this platform’s signature: check list_federation_peers on both sides',
-      });
-    case 403:
-      if (code === 'data_residency_violation') {
-        return new ResidencyViolationError(text, {
-          ...options,
-          hint: `the data residency policy of ${peer.name} keeps this data in its region; its operator can relax the policy (set_data_residency) or allow it once (override_data_residency)`,
-        });
-      }
-      return new ForbiddenError(text, {
-        ...options,
-        hint: 'the peer’s boundary rules, grants, operator roles or data residency refused it; ask its operator',
-      });
-    case 404:
-      return new NotFoundError(text, options);
-    case 409:
-      return new ConflictError(text, options);
-    default:
-      return new UnavailableError(text, { ...options, hint: 'retry later; the peer answered with an error' });
-  }
+  return refusalError(`federation peer ${peer.name} refused ${operation}: ${peerError(answer).message}`, answer, {
+    401: 'the peer does not recognise this platform’s signature: check list_federation_peers on both sides',
+    403:
+      peerError(answer).code === 'data_residency_violation'
+        ? `the data residency policy of ${peer.name} keeps this data in its region; its operator can relax the policy (set_data_residency) or allow it once (override_data_residency)`
+        : 'the peer’s boundary rules, grants, operator roles or data residency refused it; ask its operator',
+    500: 'retry later; the peer answered with an error',
+    503: 'retry later; the peer is unavailable',
+  });
 }

@@ -1,13 +1,12 @@
 // The agent simulator as a real fleet: against an in-process platform it enrolls, reports published
 // digests, applies assigned versions after its delay and fails health for chosen versions; against a
 // real `flotilla serve` child it rides out a platform crash and resumes on the same instances.
-import net from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSimulator, type SimulatorOptions } from '../../src/agents/simulator.js';
 import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { ChildSet, cliEnv, makeTempDir, TOKEN_PATTERN, type TempDir } from '../helpers/cli.js';
+import { ChildSet, cliEnv, freePort, makeTempDir, TOKEN_PATTERN, type TempDir } from '../helpers/cli.js';
 import { digest, enrollmentTokenFor, listAllInstances, publish, waitFor, type InstanceView } from '../helpers/fleet.js';
 import { silentLogger, STORE_KINDS } from '../helpers/store.js';
 
@@ -139,15 +138,6 @@ describe.each(STORE_KINDS)('agent simulator on %s', (kind) => {
     expect(sim.stats).toMatchObject({ failed: 2, healthy: 0 });
   });
 });
-
-/** A port nothing listens on right now (the platform is restarted on the same one). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('agent simulator across a platform restart', () => {
   const children = new ChildSet();

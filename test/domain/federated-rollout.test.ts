@@ -177,9 +177,7 @@ describe('precheckProblem', () => {
     expect(precheckProblem({ ...fine, version_found: false, deployable: false }, want)).toBe(
       'version 1.26.0 of web is missing',
     );
-    expect(precheckProblem({ ...fine, lifecycle_state: 'archived', deployable: false }, want)).toContain(
-      'is archived',
-    );
+    expect(precheckProblem({ ...fine, lifecycle_state: 'archived', deployable: false }, want)).toContain('is archived');
     expect(precheckProblem({ ...fine, group_found: false, instance_count: 0 }, want)).toBe('group edge is missing');
   });
 });

@@ -3,11 +3,16 @@
 // lost_contact with the time of last contact and the other legs hold at the barrier; the target is
 // restarted on the same port and store, the rollout completes everywhere, and no batch (so no
 // instance) was started twice on the restarted target.
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSimulator } from '../../src/agents/simulator.js';
-import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
-import { ChildSet, cliEnv, makeTempDir, TOKEN_PATTERN, type FlotillaChild, type TempDir } from '../helpers/cli.js';
+import {
+  ChildSet,
+  makeTempDir,
+  restartServed,
+  startServed,
+  type ServedPlatform,
+  type TempDir,
+} from '../helpers/cli.js';
 import { waitFor as waitForCondition } from '../helpers/fleet.js';
 import { createTestDatabase, silentLogger, STORE_KINDS } from '../helpers/store.js';
 
@@ -17,23 +22,7 @@ const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>, t
 const AGENTS = 6;
 const digest = (c: string): string => `sha256:${c.repeat(64)}`;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-interface Platform {
-  name: string;
-  args: string[];
-  url: string;
-  token: string;
-  child: FlotillaChild;
-  client: FlotillaClient;
-  sim: AgentSimulator | null;
-}
+type Platform = ServedPlatform & { sim: AgentSimulator | null };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tool results read loosely, as an assistant does
 type Obj = Record<string, any>;
@@ -67,17 +56,11 @@ describe.each(STORE_KINDS)('a federated rollout with a target killed mid-rollout
   }
 
   async function start(name: string, region: string): Promise<Platform> {
-    const port = await freePort();
-    const args = [
-      ...['serve', '--port', String(port), '--name', name, '--region', region],
-      ...['--database-url', await databaseUrl(name), '--tick-ms', '100', '--agent-heartbeat-ms', '200'],
-      ...['--peer-heartbeat-ms', '300', '--log-level', 'warn'],
-    ];
-    const child = children.start(args, { env: cliEnv() });
-    const [, token] = await child.waitForStdout(new RegExp(`shown only this once:\\s*(${TOKEN_PATTERN.source})`));
-    const [, url] = await child.waitForStdout(/MCP listening at (http:\/\/\S+)\/mcp/);
-    const platform: Platform = { name, args, url: url!, token: token!, child, client: null!, sim: null };
-    platform.client = await connectHttpClient(platform.url, platform.token);
+    const served = await startServed(children, name, [
+      ...['--region', region, '--database-url', await databaseUrl(name)],
+      ...['--tick-ms', '100', '--agent-heartbeat-ms', '200', '--peer-heartbeat-ms', '300', '--log-level', 'warn'],
+    ]);
+    const platform: Platform = Object.assign(served, { sim: null });
     platforms.push(platform);
     return platform;
   }
@@ -155,9 +138,7 @@ describe.each(STORE_KINDS)('a federated rollout with a target killed mid-rollout
     expect(lost.state).not.toBe('completed');
 
     // us comes back on the same port and store; its agents reconnect by themselves.
-    us.child = children.start(us.args, { env: cliEnv() });
-    await us.child.waitForStdout(/MCP listening at /);
-    us.client = await connectHttpClient(us.url, us.token);
+    await restartServed(children, us);
 
     const done = await waitFor('the federated rollout to complete', async () => {
       const v = await view();

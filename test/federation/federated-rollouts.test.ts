@@ -356,7 +356,10 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     await round(f, [west]);
     const held = await view(created.id);
     expect(held.barrier_batch).toBe(0);
-    expect(legOf(held, 'east')).toMatchObject({ completed_batches: 1, waiting_for: 'barrier: waiting for west (batch 0)' });
+    expect(legOf(held, 'east')).toMatchObject({
+      completed_batches: 1,
+      waiting_for: 'barrier: waiting for west (batch 0)',
+    });
     expect(legOf(held, 'origin').waiting_for).toBe('barrier: waiting for west (batch 0)');
     expect(held.waiting).toContain('barrier: waiting for west (batch 0)');
     expect(await batchesStarted(east, created.id)).toEqual([0]);
@@ -377,6 +380,35 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     expect(done.legs.map((l) => l.completed_batches)).toEqual([3, 3, 3]);
   });
 
+  it('takes a leg’s progress only from the peer running it, under its own rollout id', async () => {
+    const [latest] = (await call(lead, 'list_federated_rollouts', { limit: 1 })).data.federated_rollouts as Array<{
+      id: string;
+    }>;
+    const eastLeg = await legRollout(east, latest!.id);
+    const fromWest = west.p.app.services.federation.calls.request(
+      await west.p.app.services.federation.resolve('origin'),
+      'rollouts.leg_progress',
+      {
+        federated_rollout_id: latest!.id,
+        rollout_id: eastLeg.id,
+        state: 'failed',
+        current_batch: 0,
+        batch_count: 3,
+        completed_batches: 0,
+        healthy_total: 0,
+        failed_total: 6,
+        pending_approval_ids: [],
+        barrier_batch: null,
+        waiting_for: null,
+      },
+      { onBehalfOf: null },
+    );
+    await expect(fromWest).rejects.toMatchObject({ code: 'not_found' });
+    const after = await view(latest!.id);
+    expect(legOf(after, 'east')).toMatchObject({ state: 'completed', rollout_id: eastLeg.id });
+    expect(legOf(after, 'west')).toMatchObject({ state: 'completed', failed_total: 0 });
+  });
+
   it('pause_peer pauses one leg while the others go on; resume lets it finish', async () => {
     const f = await fleets('pp', 6);
     const created = await create({
@@ -387,7 +419,11 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
       strategy: { type: 'batch', batch_pct: 30 },
     });
     await round(f);
-    const paused = await control(created.id, { action: 'pause_peer', federation_peer_id: 'east', reason: 'look first' });
+    const paused = await control(created.id, {
+      action: 'pause_peer',
+      federation_peer_id: 'east',
+      reason: 'look first',
+    });
     expect(paused.legs).toEqual([expect.objectContaining({ peer_name: 'east', outcome: 'queued' })]);
     await tickAll(); // the pause is delivered
     expect((await legRollout(east, created.id)).state).toBe('paused');
@@ -480,7 +516,13 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     expect(legOf(done, 'east').state).toBe('completed');
     expect(done.state).toBe('failed');
     expect(done.reason).toContain('west');
-    expect(await west.p.store.db.selectFrom('rollouts').select('id').where('federation_rollout_ref', '=', created.id).execute()).toEqual([]);
+    expect(
+      await west.p.store.db
+        .selectFrom('rollouts')
+        .select('id')
+        .where('federation_rollout_ref', '=', created.id)
+        .execute(),
+    ).toEqual([]);
   });
 
   it('shows a lost peer lost_contact since its last contact, holds the others at the barrier, and delivers queued controls once when it is back', async () => {
@@ -538,7 +580,7 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
       .where('federation_peer_id', '=', peerIds.east)
       .where('operation', '=', 'rollouts.control')
       .execute();
-    const pause = entries.find((e) => (e.args as { action?: string }).action === 'pause')!;
+    const pause = entries.find((e) => e.args.federated_rollout_id === created.id && e.args.action === 'pause')!;
     expect(pause).toMatchObject({ status: 'delivered' });
     expect(pause.attempts).toBeGreaterThan(1);
 

@@ -3,10 +3,16 @@
 // The child then emancipates itself, which queues a signed grants.changed call for the parent; the
 // child is killed too, both come back on the same ports and data, and the call is delivered from the
 // persisted outbox and applied exactly once; both sides show each other active again.
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
-import { ChildSet, cliEnv, makeTempDir, TOKEN_PATTERN, type FlotillaChild, type TempDir } from '../helpers/cli.js';
+import type { FlotillaClient } from '../../src/mcp/client.js';
+import {
+  ChildSet,
+  makeTempDir,
+  restartServed,
+  startServed,
+  type ServedPlatform,
+  type TempDir,
+} from '../helpers/cli.js';
 import { waitFor as waitForCondition } from '../helpers/fleet.js';
 import { createTestDatabase, STORE_KINDS } from '../helpers/store.js';
 
@@ -15,22 +21,7 @@ const DEADLINE_MS = 90_000;
 const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = DEADLINE_MS): Promise<T> =>
   waitForCondition(what, check, timeoutMs);
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-interface Side {
-  name: string;
-  args: string[];
-  url: string;
-  token: string;
-  child: FlotillaChild;
-  client: FlotillaClient;
-}
+type Side = ServedPlatform;
 
 describe.each(STORE_KINDS)('peers killed and restarted mid-conversation on %s', (kind) => {
   const children = new ChildSet();
@@ -58,36 +49,16 @@ describe.each(STORE_KINDS)('peers killed and restarted mid-conversation on %s', 
   }
 
   async function start(name: string, region: string): Promise<Side> {
-    const port = await freePort();
-    const args = [
-      'serve',
-      '--port',
-      String(port),
-      '--name',
-      name,
-      '--region',
-      region,
-      '--database-url',
-      await databaseUrl(name),
-      '--tick-ms',
-      '100',
-      '--peer-heartbeat-ms',
-      '300',
-      '--log-level',
-      'warn',
-    ];
-    const child = children.start(args, { env: cliEnv() });
-    const [, token] = await child.waitForStdout(new RegExp(`shown only this once:\\s*(${TOKEN_PATTERN.source})`));
-    const [, url] = await child.waitForStdout(/MCP listening at (http:\/\/\S+)\/mcp/);
-    const client = await connectHttpClient(url!, token!);
-    clients.push(client);
-    return { name, args, url: url!, token: token!, child, client };
+    const side = await startServed(children, name, [
+      ...['--region', region, '--database-url', await databaseUrl(name)],
+      ...['--tick-ms', '100', '--peer-heartbeat-ms', '300', '--log-level', 'warn'],
+    ]);
+    clients.push(side.client);
+    return side;
   }
 
   async function restart(side: Side): Promise<void> {
-    side.child = children.start(side.args, { env: cliEnv() });
-    await side.child.waitForStdout(/MCP listening at /);
-    side.client = await connectHttpClient(side.url, side.token);
+    await restartServed(children, side);
     clients.push(side.client);
   }
 

@@ -2,9 +2,11 @@
 // `serve` children read line by line with deadlines (never fixed sleeps), and temp folders for PGlite.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
 
 export const FLOTILLA_BIN = fileURLToPath(new URL('../../bin/flotilla.js', import.meta.url));
 
@@ -180,4 +182,40 @@ export class ChildSet {
     const running = this.children.splice(0).filter((c) => !c.exited);
     await Promise.all(running.map((c) => c.stop('SIGKILL', 10_000)));
   }
+}
+
+/** A port nothing listens on right now (for a platform restarted on the same one). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A `flotilla serve` child on a fixed port with its bootstrap admin's MCP client; restartable. */
+export interface ServedPlatform {
+  name: string;
+  /** The serve arguments, reused by a restart (same port, same store). */
+  args: string[];
+  url: string;
+  token: string;
+  child: FlotillaChild;
+  client: FlotillaClient;
+}
+
+/** Starts `flotilla serve` on a free port named `name`, waits for its admin token and URL, connects. */
+export async function startServed(children: ChildSet, name: string, args: string[]): Promise<ServedPlatform> {
+  const fullArgs = ['serve', '--port', String(await freePort()), '--name', name, ...args];
+  const child = children.start(fullArgs, { env: cliEnv() });
+  const [, token] = await child.waitForStdout(new RegExp(`shown only this once:\\s*(${TOKEN_PATTERN.source})`));
+  const [, url] = await child.waitForStdout(/MCP listening at (http:\/\/\S+)\/mcp/);
+  return { name, args: fullArgs, url: url!, token: token!, child, client: await connectHttpClient(url!, token!) };
+}
+
+/** Starts the platform again with the same arguments (port and store) and reconnects its client. */
+export async function restartServed(children: ChildSet, platform: ServedPlatform): Promise<void> {
+  platform.child = children.start(platform.args, { env: cliEnv() });
+  await platform.child.waitForStdout(/MCP listening at /);
+  platform.client = await connectHttpClient(platform.url, platform.token);
 }
