@@ -406,6 +406,15 @@ export async function benchFederatedBarrier(opts: FederatedBarrierOptions): Prom
     const outboxCalls = [...originOutbox.values()].reduce((a, b) => a + b, 0);
     const callsToPeers = requestCalls + outboxCalls;
     const pushes = requests.slice(1).reduce((s, r) => s + r.pushes.length, 0);
+    // set_barrier calls a peer applied without a change (the barrier was already there): audited there.
+    let unchanged = 0;
+    for (const p of peers) {
+      const r = await sql<{ n: string }>`
+        SELECT count(*) AS n FROM peer_audit_log
+        WHERE federation_peer_id = ${p.originPeerId} AND action = 'federated_rollout.set_barrier'
+          AND payload ->> 'changed' = 'false' AND at >= ${t0}`.execute(p.store.db);
+      unchanged += Number(r.rows[0]!.n);
+    }
     const totalSeconds = (view.rollout.finishedAt!.getTime() - view.rollout.createdAt.getTime()) / 1000;
     const heartbeats = drivers.reduce((s, d) => s + d.heartbeats, 0);
     const hbErrors = drivers.reduce((s, d) => s + d.errors, 0);
@@ -425,7 +434,10 @@ export async function benchFederatedBarrier(opts: FederatedBarrierOptions): Prom
       `  peer calls the origin made: ${callsToPeers} — requests: ${describeCounts(originRequests)}; ` +
         `outbox deliveries: ${describeCounts(originOutbox) || 'none'} (besides ${heartbeatsToPeers} peer heartbeats)`,
     );
-    log(`  leg progress pushes the ${peers.length} peers sent the origin: ${pushes}`);
+    log(
+      `  leg progress pushes the ${peers.length} peers sent the origin: ${pushes}; ` +
+        `set_barrier calls that found the barrier already set: ${unchanged}`,
+    );
     log(
       `  this process's event loop (all platforms, their HTTP servers and clients, the heartbeat driver) was ` +
         `busy ${(elu.utilization * 100).toFixed(0)} % of the rollout`,
@@ -451,8 +463,9 @@ export async function benchFederatedBarrier(opts: FederatedBarrierOptions): Prom
       {
         bench,
         case: `barrier wait beyond slowest leg (${label})`,
-        timing: waits,
-        figure: `${barriers.length} barriers, min ${Math.min(...barriers.map((b) => b.wait))} ms`,
+        figure:
+          `${barriers.length} barriers: min ${Math.min(...barriers.map((b) => b.wait))}, ` +
+          `median ${ms(waits.p50)}, max ${ms(waits.max)} ms`,
         goal: `max ≤ ${opts.tickMs} ms (1 tick)`,
         ok: met,
       },

@@ -21,12 +21,15 @@
 //   BENCH_FED_PLATFORMS  platforms in the federated rollout (origin included)  (default 5)
 //   BENCH_FED_TICK_MS    every platform's reconciler tick there               (default 200)
 //   BENCH_FED_BATCH_PCT  batch size of its batch strategy, % of each fleet     (default 10)
+//   BENCH_PLACEMENT_REPLICAS replicas placed per plan, placement benchmark, 0 = skip (default 100000)
+//   BENCH_PLACEMENT_PEERS   peers they are placed over                    (default 50)
 import os from 'node:os';
 import { killAllChildren } from './child-processes.js';
 import { benchFederatedBarrier } from './federated-barrier.js';
 import { benchHeartbeatIngest } from './heartbeat-ingest.js';
 import { benchMcpRoundTrip, IN_FLIGHT } from './mcp-round-trip.js';
 import { formatTable, log, ms, rate, since, type ResultRow } from './measure.js';
+import { benchPlacement } from './placement.js';
 import { benchPlatformMemory } from './platform-memory.js';
 import { benchRecentEvents } from './recent-events.js';
 import { benchRollingUpgrade } from './rolling-upgrade.js';
@@ -59,6 +62,8 @@ const FED_INSTANCES = intEnv('BENCH_FED_INSTANCES', 1000);
 const FED_PLATFORMS = Math.max(2, intEnv('BENCH_FED_PLATFORMS', 5));
 const FED_TICK_MS = Math.max(10, intEnv('BENCH_FED_TICK_MS', 200));
 const FED_BATCH_PCT = Math.min(100, Math.max(1, intEnv('BENCH_FED_BATCH_PCT', 10)));
+const PLACEMENT_REPLICAS = intEnv('BENCH_PLACEMENT_REPLICAS', 100_000);
+const PLACEMENT_PEERS = Math.max(1, intEnv('BENCH_PLACEMENT_PEERS', 50));
 const CONTRAST_CALLS = 10;
 const MCP_SEED_EVENTS = 10_000;
 
@@ -90,6 +95,11 @@ log(
 log();
 
 const runs: Array<{ name: string; skip: boolean; run: () => Promise<ResultRow[]> }> = [
+  {
+    name: 'placement',
+    skip: PLACEMENT_REPLICAS === 0,
+    run: () => benchPlacement({ replicas: PLACEMENT_REPLICAS, peers: PLACEMENT_PEERS, plans: 200 }),
+  },
   {
     name: 'recent_events on Postgres',
     skip: pgVersion === null || EVENTS === 0,

@@ -348,7 +348,8 @@ async function finish(code: number, message?: string): Promise<void> {
   process.exit(code);
 }
 
-process.once('SIGINT', () => void finish(130, 'interrupted'));
+process.once('SIGINT', () => void finish(130, 'interrupted (SIGINT)'));
+process.once('SIGTERM', () => void finish(143, 'terminated (SIGTERM)'));
 const watchdog = setTimeout(() => void finish(1, `did not finish within ${DEADLINE_MS / 1000}s`), DEADLINE_MS);
 main().then(
   () => {

@@ -26,6 +26,7 @@ import { BoundaryService } from './services/boundary-service.js';
 import { GrantsService } from './services/grants-service.js';
 import type { Services } from './services/index.js';
 import { ApprovalsService } from './services/approvals-service.js';
+import { MigrationChainsService } from './services/migration-chains-service.js';
 import { FleetService } from './services/fleet-service.js';
 import { LearningsService } from './services/learnings-service.js';
 import { PoliciesService } from './services/policies-service.js';
@@ -42,6 +43,7 @@ import { LocalProcessProvider } from './federation/spawn/local-process-provider.
 import type { PlatformProvider } from './federation/spawn/provider.js';
 import { peerCallGates } from './services/peer-gates.js';
 import { ResidencyService } from './services/residency-service.js';
+import { DEFAULT_COST_PER_INSTANCE, PlacementService } from './services/placement-service.js';
 import { PeerReads } from './services/peer-reads.js';
 import { FederatedLegsService } from './services/federated-legs-service.js';
 import { FederatedRolloutsService } from './services/federated-rollouts-service.js';
@@ -62,6 +64,8 @@ export type AppConfig = Pick<
   agentHeartbeatMs?: number;
   /** Default 15000. */
   peerHeartbeatMs?: number;
+  /** This platform's cost per instance, told to peers in heartbeats; default 1. */
+  costPerInstance?: number;
   /** Where spawned children live; default <cwd>/.flotilla/children. */
   childrenDir?: string;
   /** This process's cluster_members id when it was spawned as a cluster member (its bootstrap file). */
@@ -141,6 +145,13 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       { gates: peerCallGates(residency), heartbeatMs: config.peerHeartbeatMs },
     );
     const resolvePeer = (ref: string) => federation.resolve(ref);
+    const placement = new PlacementService(deps, modules, federation, residency, {
+      id: platformRow.id,
+      name: config.name,
+      region: config.region ?? null,
+      costPerInstance: config.costPerInstance ?? DEFAULT_COST_PER_INSTANCE,
+    });
+    federation.heartbeats.attachPlacementReport(() => placement.localReport());
     const grants = new GrantsService(deps, audit, resolvePeer);
     grants.attachPeerCalls(federation.calls);
     const boundary = new BoundaryService(deps, audit, resolvePeer);
@@ -160,6 +171,10 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       { name: config.name, precheck: (db, args) => federatedLegs.precheck(db, args) },
     );
     federatedRollouts.attach(federation.calls);
+    runner.onProgress((ids, now) => federatedRollouts.localProgress(ids, now));
+    // Multi-hop migration chains: applied here, relayed hop by hop, each later hop behind its own gate.
+    const migrationChains = new MigrationChainsService(deps, modules, audit, federation.calls, { name: config.name });
+    migrationChains.attach(approvals);
     reconciler.register({ name: 'grant-archive', run: (now) => grants.archiveExpired(now).then(() => undefined) });
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
@@ -234,8 +249,10 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       peerReads,
       federatedLegs,
       federatedRollouts,
+      migrationChains,
       grants,
       boundary,
+      placement,
       platform: new PlatformService(
         deps,
         {

@@ -56,6 +56,12 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(100).max(3_600_000).default(15000),
     describe: 'interval between heartbeats to each federation peer; 3 missed make a peer lost_contact',
   },
+  costPerInstance: {
+    flag: 'cost-per-instance',
+    env: 'FLOTILLA_COST_PER_INSTANCE',
+    schema: z.coerce.number().finite().min(0).max(1_000_000_000).default(1),
+    describe: "this platform's cost per instance, told to peers in heartbeats (cost_optimized placement)",
+  },
   databaseUrl: {
     flag: 'database-url',
     env: 'DATABASE_URL',
@@ -131,6 +137,7 @@ export interface ServeConfig {
   tickMs: number;
   agentHeartbeatMs: number;
   peerHeartbeatMs: number;
+  costPerInstance: number;
   databaseUrl: string | undefined;
   logLevel: z.infer<typeof logLevel>;
   allowedOrigins: string[];

@@ -56,7 +56,11 @@ import getFederationTopology from './get-federation-topology.js';
 import createFederatedRollout from './create-federated-rollout.js';
 import getFederatedRollout from './get-federated-rollout.js';
 import listFederatedRollouts from './list-federated-rollouts.js';
+import startMigrationChain from './start-migration-chain.js';
+import getMigrationChain from './get-migration-chain.js';
+import listMigrationChains from './list-migration-chains.js';
 import controlFederatedRollout from './control-federated-rollout.js';
+import planPlacement from './plan-placement.js';
 
 export const TOOLS: readonly AnyTool[] = [
   getPlatformInfo,
@@ -115,5 +119,9 @@ export const TOOLS: readonly AnyTool[] = [
   createFederatedRollout,
   getFederatedRollout,
   listFederatedRollouts,
+  startMigrationChain,
+  getMigrationChain,
+  listMigrationChains,
   controlFederatedRollout,
+  planPlacement,
 ];

@@ -20,6 +20,7 @@ Options (flag / environment, default):
   --tick-ms MS         FLOTILLA_TICK_MS   5000 (reconciler interval)
   --agent-heartbeat-ms MS  FLOTILLA_AGENT_HEARTBEAT_MS  15000 (agents' heartbeat interval; 3 missed = stale)
   --peer-heartbeat-ms MS   FLOTILLA_PEER_HEARTBEAT_MS   15000 (federation peers' heartbeat interval; 3 missed = lost_contact)
+  --cost-per-instance N    FLOTILLA_COST_PER_INSTANCE   1.0 (this platform's cost per instance, told to peers)
   --database-url URL   DATABASE_URL       pglite://./.flotilla/data (postgres://… for production)
   --log-level LEVEL    LOG_LEVEL          info
   --allowed-origins L  FLOTILLA_ALLOWED_ORIGINS  extra Origin/Host values for /mcp, comma separated
@@ -46,6 +47,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'tick-ms': { type: 'string' },
       'agent-heartbeat-ms': { type: 'string' },
       'peer-heartbeat-ms': { type: 'string' },
+      'cost-per-instance': { type: 'string' },
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'allowed-origins': { type: 'string' },
@@ -72,6 +74,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'tickMs',
       'agentHeartbeatMs',
       'peerHeartbeatMs',
+      'costPerInstance',
       'databaseUrl',
       'logLevel',
       'allowedOrigins',

@@ -1,6 +1,6 @@
 // Approvals and intervention policies: types and the rules deciding who may decide what. Pure: no I/O.
 
-export const APPROVAL_KINDS = ['rollout_plan', 'rolling_upgrade_continuation'] as const;
+export const APPROVAL_KINDS = ['rollout_plan', 'rolling_upgrade_continuation', 'migration_hop'] as const;
 export type ApprovalKind = (typeof APPROVAL_KINDS)[number];
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'superseded'] as const;

@@ -59,11 +59,27 @@ function mapDbRefusal(err: unknown): never {
   throw err;
 }
 
+/** Applies a decided request of a kind other services own, in the decision's transaction; answers a state. */
+export type DecisionHook = (trx: Db, req: ApprovalRequest, caller: Caller, now: Date) => Promise<string | null>;
+
 export class ApprovalsService {
+  private readonly decisionHooks = new Map<ApprovalKind, DecisionHook>();
+  private readonly expiryHooks = new Map<ApprovalKind, (trx: Db, req: ApprovalRequest, now: Date) => Promise<void>>();
+
   constructor(
     private readonly deps: ServiceDeps,
     private readonly rollouts: RolloutsService,
   ) {}
+
+  /** Routes decisions of `kind` (not a rollout's) to `hook`, e.g. a migration hop's gate. */
+  onDecided(kind: ApprovalKind, hook: DecisionHook): void {
+    this.decisionHooks.set(kind, hook);
+  }
+
+  /** Tells `hook`, in the expiry's transaction, that a request of `kind` expired undecided. */
+  onExpired(kind: ApprovalKind, hook: (trx: Db, req: ApprovalRequest, now: Date) => Promise<void>): void {
+    this.expiryHooks.set(kind, hook);
+  }
 
   async get(id: string): Promise<ApprovalRequest> {
     const found = isUuid(id) ? await findApproval(this.deps.db, id) : null;
@@ -132,7 +148,11 @@ export class ApprovalsService {
           },
           now,
         );
-        const rolloutState = await this.applyToRollout(trx, decided, caller.name, now);
+        const hook = this.decisionHooks.get(decided.kind);
+        const rolloutState =
+          hook === undefined
+            ? await this.applyToRollout(trx, decided, caller.name, now)
+            : await hook(trx, decided, caller, now);
         return { approval: decided, newApprovalRequestId: null, rolloutState };
       });
     } catch (err) {
@@ -286,6 +306,7 @@ export class ApprovalsService {
           },
           now,
         );
+        await this.expiryHooks.get(req.kind)?.(trx, req, now);
         const rollout = await findRollout(trx, req.subjectId, { forUpdate: true });
         if (
           rollout !== null &&

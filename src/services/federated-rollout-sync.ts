@@ -27,6 +27,7 @@ import {
   findFederatedRollout,
   findLegByPeer,
   findLegByStartOutbox,
+  findLocalLegsByRollouts,
   listLegs,
   listLiveFederatedRollouts,
   raiseBarrier,
@@ -234,6 +235,23 @@ export class FederatedRolloutSync {
     return { accepted: true, barrier_batch: result.barrier };
   }
 
+  /**
+   * The runner moved rollouts of this platform: a local leg among them updates its federated rollout
+   * now, as a peer's push would, so a barrier the local leg was the last to reach is raised at once.
+   */
+  async localProgress(rolloutIds: readonly string[], now: Date): Promise<void> {
+    for (const leg of await findLocalLegsByRollouts(this.deps.db, rolloutIds)) {
+      const raised = await this.deps.db.transaction().execute(async (trx) => {
+        const rollout = await findFederatedRollout(trx, leg.federatedRolloutId, { forUpdate: true });
+        if (rollout === null || rollout.state !== 'running') return null;
+        const report = await this.localReport(trx, leg.federatedRolloutId, leg);
+        await updateLeg(trx, leg.id, reportPatch(report), now);
+        return this.refresh(trx, leg.federatedRolloutId, now);
+      });
+      if (raised !== null) await this.propagateBarrier(leg.federatedRolloutId, raised, new Map());
+    }
+  }
+
   /** The outbox settled a `rollouts.start`: the leg learns its rollout, or fails with the peer's reason. */
   async startSettled(trx: Db, entry: OutboxEntry, outcome: 'delivered' | 'failed'): Promise<void> {
     const found = await findLegByStartOutbox(trx, entry.id);
@@ -366,6 +384,9 @@ export class FederatedRolloutSync {
     if (rollout === null || rollout.state !== 'running') return;
     const legs = gatedLegs(await listLegs(this.deps.db, id));
     const desired = rollout.coordination === 'synchronized' ? rollout.barrierBatch : null;
+    // Remote legs are told all at once: one after another, the last leg would start its batch a round
+    // trip per leg later than the first (bench/README.md, section 6).
+    const sends: Promise<void>[] = [];
     for (const leg of legs) {
       const o = observed.get(leg.id);
       const reported = o?.kind === 'report' ? o.report.barrier_batch : undefined;
@@ -379,8 +400,9 @@ export class FederatedRolloutSync {
         continue;
       }
       if (leg.state === 'requested') continue; // its start carries the barrier it was created with
-      await this.sendBarrier(rollout, leg, desired);
+      sends.push(this.sendBarrier(rollout, leg, desired));
     }
+    await Promise.all(sends);
   }
 
   private async sendBarrier(rollout: FederatedRollout, leg: FederatedLeg, barrier: number | null): Promise<void> {

@@ -120,6 +120,11 @@ export class FederatedRolloutsService {
   }
 
   /** The reconciler step. */
+  /** This platform's runner moved some of its rollouts (a local leg's progress reaches its federated rollout now). */
+  localProgress(rolloutIds: readonly string[], now: Date): Promise<void> {
+    return this.sync.localProgress(rolloutIds, now);
+  }
+
   tick(now: Date): Promise<number> {
     return this.sync.tick(now);
   }

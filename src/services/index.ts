@@ -19,6 +19,8 @@ import type { ResidencyService } from './residency-service.js';
 import type { PeerReads } from './peer-reads.js';
 import type { FederatedLegsService } from './federated-legs-service.js';
 import type { FederatedRolloutsService } from './federated-rollouts-service.js';
+import type { PlacementService } from './placement-service.js';
+import type { MigrationChainsService } from './migration-chains-service.js';
 
 export interface Services {
   operators: OperatorsService;
@@ -43,4 +45,8 @@ export interface Services {
   federatedLegs: FederatedLegsService;
   /** The origin side of federated rollouts: create, view, control; coordinates the legs. */
   federatedRollouts: FederatedRolloutsService;
+  /** Multi-hop migration chains: started here, or passing through on their way down a path. */
+  migrationChains: MigrationChainsService;
+  /** Placement of replicas over peers: the dry run, and the plans federated deployments follow. */
+  placement: PlacementService;
 }

@@ -36,9 +36,13 @@ export class ModulesService {
   async publish(
     caller: Caller,
     input: { moduleName: string; version: string; digest: string; draft: boolean },
+    db?: Db,
   ): Promise<PublishResult> {
     requireRole(caller, 'operator', 'publishing a module version');
-    return this.deps.db.transaction().execute(async (trx) => {
+    // Within the caller's transaction when given (a peer call or an approval applying a migration).
+    const inTransaction = <T>(fn: (trx: Db) => Promise<T>): Promise<T> =>
+      db?.isTransaction === true ? fn(db) : (db ?? this.deps.db).transaction().execute(fn);
+    return inTransaction(async (trx) => {
       const now = this.deps.clock.now();
       const module = await upsertModule(trx, input.moduleName, caller.name, now);
       const state: LifecycleState = input.draft ? 'draft' : 'published';

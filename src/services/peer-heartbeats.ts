@@ -11,6 +11,7 @@ import { chainConsistent, lostContactAfterMs, reportedHeadSchema, type ReportedH
 import { FlotillaError } from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
+import { recordReportedCapacity } from '../store/placement-repository.js';
 import {
   claimHeartbeatTurns,
   findRecordedHead,
@@ -26,8 +27,20 @@ import type { PeerCalls } from './peer-calls.js';
 
 export const DEFAULT_PEER_HEARTBEAT_MS = 15_000;
 
-const heartbeatArgs = z.strictObject({ head: reportedHeadSchema, witness: reportedHeadSchema.nullable() });
+const heartbeatArgs = z.strictObject({
+  head: reportedHeadSchema,
+  witness: reportedHeadSchema.nullable(),
+  // For placement (optional: older senders omit them): online instances per group, cost per instance.
+  capacity: z.record(z.string().min(1).max(128), z.number().int().min(0)).optional(),
+  cost_per_instance: z.number().finite().min(0).optional(),
+});
 type HeartbeatArgs = z.infer<typeof heartbeatArgs>;
+
+/** What a heartbeat tells the peer for placement: this platform's capacity per group and its cost. */
+export interface PlacementReport {
+  capacity: Record<string, number>;
+  cost_per_instance: number;
+}
 
 export interface HeartbeatAnswer {
   /** The newest sequence of the sender's log this side now holds a head for. */
@@ -37,6 +50,7 @@ export interface HeartbeatAnswer {
 
 export class PeerHeartbeats {
   private readonly queue = new PQueue({ concurrency: 16 });
+  private placementReport: (() => Promise<PlacementReport>) | null = null;
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -54,14 +68,21 @@ export class PeerHeartbeats {
     });
   }
 
+  /** Heartbeats carry what `report` answers (computed once per tick) from now on. */
+  attachPlacementReport(report: () => Promise<PlacementReport>): void {
+    this.placementReport = report;
+  }
+
   /** Sends this tick's heartbeats (a reconciler step): each live peering whose turn is due, concurrently. */
   async sendDue(now: Date): Promise<number> {
     const due = await claimHeartbeatTurns(this.deps.db, now, this.heartbeatMs);
-    await Promise.all(due.map((peer) => this.queue.add(() => this.send(peer))));
+    if (due.length === 0) return 0;
+    const report = this.placementReport === null ? {} : await this.placementReport();
+    await Promise.all(due.map((peer) => this.queue.add(() => this.send(peer, report))));
     return due.length;
   }
 
-  private async send(peer: FederationPeer): Promise<void> {
+  private async send(peer: FederationPeer, report: Partial<PlacementReport>): Promise<void> {
     const head = await this.audit.chainHead(peer.id);
     const acked = await this.ackedSequence(peer.id);
     const witness: ReportedHead | null =
@@ -70,7 +91,7 @@ export class PeerHeartbeats {
       const answer = (await this.calls.request(
         peer,
         'heartbeat',
-        { head, witness },
+        { head, witness, ...report },
         { onBehalfOf: null, actor: 'system', audited: false },
       )) as Partial<HeartbeatAnswer> | null;
       const recorded = answer?.recorded_sequence;
@@ -94,6 +115,9 @@ export class PeerHeartbeats {
 
   /** The receiving side: checks the reported head against what was recorded, records it, answers. */
   private async receive(db: Db, peer: FederationPeer, args: HeartbeatArgs, now: Date): Promise<HeartbeatAnswer> {
+    if (args.capacity !== undefined || args.cost_per_instance !== undefined) {
+      await recordReportedCapacity(db, peer.id, args.capacity ?? null, args.cost_per_instance ?? null, now);
+    }
     const newest = await newestRecordedSequence(db, peer.id);
     const atHead = await findRecordedHead(db, peer.id, args.head.sequence);
     const atWitness = args.witness === null ? null : await findRecordedHead(db, peer.id, args.witness.sequence);

@@ -10,6 +10,7 @@ import {
   residencyPolicySchema,
   resourceKindsSchema,
   type DeclaredResidency,
+  type ResidencyDecision,
   type ResidencyOverride,
   type ResidencyPolicy,
   type ResourceKind,
@@ -213,6 +214,12 @@ export class ResidencyService {
         `its data residency policy keeps them in ${decision.policyRegion}`,
       { hint: RESIDENCY_VIOLATION_HINT, details: { federation_peer_id: peer.id, ...facts } },
     );
+  }
+
+  /** Whether sending `kinds` to the peer keeps its policy now. Reads only: uses no override, audits nothing. */
+  async check(peer: FederationPeer, kinds: readonly ResourceKind[]): Promise<ResidencyDecision> {
+    const stored = await findResidencyPolicy(this.deps.db, peer.id);
+    return residencyDecision(stored?.policy ?? null, peer.region, kinds);
   }
 
   /** The policy this platform declares for `peerId` (the accept answer carries it to the peer). */

@@ -255,6 +255,11 @@ export interface FederationPeersTable {
   chain_mismatch_sequence: string | null;
   /** The data residency policy the remote side declared for us at the handshake (display only). */
   remote_data_residency: ColumnType<unknown, string | null | undefined, string | null>;
+  /** Online instances per group, as the peer last reported in a heartbeat (null: never). */
+  reported_capacity: ColumnType<Record<string, number> | null, string | null | undefined, string | null>;
+  /** The peer's declared cost per instance (numeric: pg returns a string). */
+  reported_cost_per_instance: ColumnType<string | null, number | null | undefined, number | null>;
+  capacity_reported_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface FederationOutboxTable {
@@ -434,6 +439,32 @@ export interface FederatedRolloutLegsTable {
   updated_at: Timestamp;
 }
 
+export interface MigrationChainsTable {
+  id: string;
+  origin_name: string;
+  /** This platform's hop: 0 at the origin. */
+  hop_index: number;
+  migration: ColumnType<unknown, string, string>;
+  path: ColumnType<unknown, string, string>;
+  requested_by: string;
+  upstream_peer_id: string | null;
+  downstream_peer_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface MigrationChainHopsTable {
+  chain_id: string;
+  hop_index: number;
+  platform_name: string;
+  status: string;
+  approval_request_id: string | null;
+  decided_by: string | null;
+  decided_at: Timestamp | null;
+  error: string | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   intervention_policies: InterventionPoliciesTable;
   approval_requests: ApprovalRequestsTable;
@@ -468,4 +499,6 @@ export interface Database {
   cluster_members: ClusterMembersTable;
   federated_rollouts: FederatedRolloutsTable;
   federated_rollout_legs: FederatedRolloutLegsTable;
+  migration_chains: MigrationChainsTable;
+  migration_chain_hops: MigrationChainHopsTable;
 }

@@ -162,6 +162,18 @@ export async function findLegByPeer(
   return row === undefined ? null : toLeg(row);
 }
 
+/** This platform's own legs (no peer) running as any of `rolloutIds`. */
+export async function findLocalLegsByRollouts(db: Db, rolloutIds: readonly string[]): Promise<FederatedLeg[]> {
+  if (rolloutIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('federated_rollout_legs')
+    .selectAll()
+    .where('federation_peer_id', 'is', null)
+    .where('local_rollout_id', 'in', rolloutIds)
+    .execute();
+  return rows.map(toLeg);
+}
+
 export async function findLegByStartOutbox(db: Db, outboxId: string): Promise<FederatedLeg | null> {
   const row = await db
     .selectFrom('federated_rollout_legs')
