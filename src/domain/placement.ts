@@ -234,14 +234,9 @@ export function planPlacement(input: PlacementInput): PlacementResult {
     if (max !== undefined) notes.push(`max ${max}`);
     if (min > 0) notes.push(`min ${min}`);
     if (min > room) reasons.push(`${c.name} needs at least ${min} but can take at most ${room}`);
+    // weighted: the given weight (all equal when none are given); the others split in proportion to capacity.
     const weight =
-      strategy === 'weighted'
-        ? p.weights === undefined
-          ? 1
-          : (lookup(p.weights, c) ?? 0)
-        : strategy === 'resource_based' || strategy === 'geo_affinity' || strategy === 'cost_optimized'
-          ? (c.capacity ?? 0)
-          : 0;
+      strategy !== 'weighted' ? (c.capacity ?? 0) : p.weights === undefined ? 1 : (lookup(p.weights, c) ?? 0);
     slots.push({ c, room, min: Math.min(min, room), weight, score: 0, alloc: 0, notes });
   }
 

@@ -71,6 +71,17 @@ export async function getPrompt(
       hint: 'use the review_approval prompt for it',
     });
   }
+  if (approval.kind === 'migration_hop') {
+    return {
+      description: `Migration chain gate awaiting a decision: approval request ${approval.id}`,
+      messages: [
+        {
+          role: 'user',
+          content: { type: 'text', text: `${header(approval)}\n\n${renderGate(approval)}\n\n${closing(approval)}` },
+        },
+      ],
+    };
+  }
   const view = await services.rollouts.get(approval.subjectId).catch((err: unknown) => {
     if (err instanceof NotFoundError) return null;
     throw err;
@@ -200,6 +211,20 @@ function renderTrip(a: ApprovalRequest, r: Rollout | null): string {
     `- rollback_completed_batches — ${call('rollback_completed_batches')}: restores every instance this rollout ` +
       'upgraded to its previous version (refused if that version is archived). Use when the new version is flawed.',
     `- abort — ${call('abort')}: stops here and leaves every instance as it is, to investigate the failed ones.`,
+  ].join('\n');
+}
+
+/** A migration chain's gate on this hop: what arrives, from where, and where it goes next. */
+function renderGate(a: ApprovalRequest): string {
+  const s = a.summary;
+  const relaysTo = Array.isArray(s.relays_to) ? s.relays_to.join(' → ') : String(s.relays_to ?? '');
+  return [
+    `Migration chain ${String(s.migration_chain_id)} (started at ${String(s.origin)}) reached this platform from ` +
+      `${String(s.from_peer)} as hop ${String(s.hop_index)}: ${JSON.stringify(s.migration)}.`,
+    `- approve — ${`decide_approval({ approval_request_id: "${a.id}", decision: "approve" })`}: applies it here` +
+      (relaysTo === '' ? ' (the last hop).' : `, then relays it to ${relaysTo}.`),
+    `- reject — ${`decide_approval({ approval_request_id: "${a.id}", decision: "reject", reason })`}: stops the ` +
+      'chain here; the origin sees this hop rejected.',
   ].join('\n');
 }
 

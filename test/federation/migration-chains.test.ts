@@ -4,6 +4,7 @@
 // eyes at each gate). Outboxes are delivered by hand; clocks are manual; nothing sleeps.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APPROVAL_TTL_MS } from '../../src/domain/approvals.js';
 import type { Migration } from '../../src/domain/migration-chain.js';
 import type { Caller } from '../../src/domain/roles.js';
 import type { MigrationChainView } from '../../src/services/migration-chains-service.js';
@@ -131,6 +132,13 @@ describe.each(STORE_KINDS)('migration chains across four platforms on %s', (kind
     expect(atB.chain.hopIndex).toBe(1);
     const gate = await b.p.app.services.approvals.get(atB.hops[0]!.approvalRequestId!);
     expect(gate).toMatchObject({ kind: 'migration_hop', requestedBy: 'lead', status: 'pending', fourEyes: true });
+    // The review_approval prompt renders the gate: what arrives, from where, where it goes next.
+    const checkerOnB = await b.p.memoryClient(await b.p.operator('reviewer', 'approver'));
+    const prompt = await checkerOnB.getPrompt({ name: 'review_approval', arguments: { approval_request_id: gate.id } });
+    const text = (prompt.messages[0]!.content as { text: string }).text;
+    expect(prompt.description).toContain('Migration chain gate');
+    expect(text).toContain('from a as hop 1');
+    expect(text).toContain('relays it to c');
     expect(await chainOn(c, id)).toBeNull();
 
     await decide(b, id, 'approve');
@@ -281,5 +289,22 @@ describe.each(STORE_KINDS)('migration chains across four platforms on %s', (kind
     expect(viaTool.isError).toBe(true);
     expect(await counts(a)).toEqual(before);
     expect(await versionOn(a, 'chain-bad')).toBe(taken);
+  });
+  // Last: it moves every clock a day on.
+  it('stops the chain when a gate expires undecided, and the origin hears it', async () => {
+    const { chain } = await a.p.app.services.migrationChains.start(a.lead, {
+      migration: migration('chain-expiry'),
+      path: ['b', 'c'],
+    });
+    await drain();
+    for (const s of sites) s.p.clock.advance(APPROVAL_TTL_MS + 1000);
+    expect(await b.p.app.services.approvals.expireDue(b.p.clock.now())).toBeGreaterThanOrEqual(1);
+    await drain();
+    const atA = (await chainOn(a, chain.id))!;
+    expect(atA.state).toBe('stopped');
+    expect(statuses(atA)).toEqual(['relayed', 'rejected', 'pending']);
+    expect(atA.hops[1]!.error).toMatch(/expired undecided/);
+    expect(await versionOn(b, 'chain-expiry')).toBeNull();
+    expect(await chainOn(c, chain.id)).toBeNull();
   });
 });
