@@ -179,6 +179,14 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
     reconciler.register({ name: 'nonce-sweep', run: (now) => sweepNonces(store.db, now).then(() => undefined) });
+    // Rollouts first after the local sweeps: a completed batch is committed (and pushed to its origin)
+    // before this tick's network steps, and what the federated step queues is delivered in the same tick.
+    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
+    reconciler.register({
+      name: 'federated-rollouts',
+      run: (now) => federatedRollouts.tick(now).then(() => undefined),
+    });
+    reconciler.register({ name: 'peer-outbox', run: (now) => federation.calls.deliverDue(now).then(() => undefined) });
     reconciler.register({
       name: 'peer-activation',
       run: (now) => federation.retryActivations(now).then(() => undefined),
@@ -190,12 +198,6 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     reconciler.register({
       name: 'peer-contact',
       run: (now) => federation.heartbeats.sweepStale(now).then(() => undefined),
-    });
-    reconciler.register({ name: 'peer-outbox', run: (now) => federation.calls.deliverDue(now).then(() => undefined) });
-    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
-    reconciler.register({
-      name: 'federated-rollouts',
-      run: (now) => federatedRollouts.tick(now).then(() => undefined),
     });
     const spawn = new SpawnService(deps, federation, audit, {
       provider:

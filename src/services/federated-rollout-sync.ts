@@ -95,6 +95,7 @@ export class FederatedRolloutSync {
     if (rollouts.length === 0) return 0;
     const legsOf = new Map<string, FederatedLeg[]>();
     for (const r of rollouts) legsOf.set(r.id, await listLegs(this.deps.db, r.id));
+    const polledAt = this.deps.clock.now();
     const observed = await this.pollPeers(rollouts, legsOf);
     for (const r of rollouts) {
       for (const leg of legsOf.get(r.id)!) {
@@ -113,7 +114,7 @@ export class FederatedRolloutSync {
         }
         return this.refresh(trx, r.id, now);
       });
-      await this.propagateBarrier(r.id, raised, observed);
+      await this.propagateBarrier(r.id, raised, observed, polledAt);
     }
     return rollouts.length;
   }
@@ -379,9 +380,16 @@ export class FederatedRolloutSync {
   }
 
   /** Sends a raised (or corrected) barrier: remote legs now, falling back to the outbox; the local leg directly. */
-  async propagateBarrier(id: string, raised: number | null, observed: Map<string, Observation>): Promise<void> {
+  async propagateBarrier(
+    id: string,
+    raised: number | null,
+    observed: Map<string, Observation>,
+    observedSince?: Date,
+  ): Promise<void> {
     const rollout = await findFederatedRollout(this.deps.db, id);
     if (rollout === null || rollout.state !== 'running') return;
+    // A push raised the barrier while the poll was out: what the poll saw is older than the barrier.
+    if (raised === null && observedSince !== undefined && rollout.updatedAt > observedSince) return;
     const legs = gatedLegs(await listLegs(this.deps.db, id));
     const desired = rollout.coordination === 'synchronized' ? rollout.barrierBatch : null;
     // Remote legs are told all at once: one after another, the last leg would start its batch a round
