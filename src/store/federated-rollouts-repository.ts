@@ -233,20 +233,23 @@ export async function countLegStates(db: Db, ids: readonly string[]): Promise<Ma
   return out;
 }
 
-export type LegPatch = Partial<{
-  state: LegState;
-  localRolloutId: string | null;
-  currentBatch: number;
-  batchCount: number | null;
-  completedBatches: number;
-  healthyTotal: number;
-  failedTotal: number;
-  pendingApprovalIds: string[];
-  waitingFor: string | null;
-  lastContactAt: Date | null;
-  lostContact: boolean;
-  lastError: string | null;
-}>;
+export type LegPatch = Partial<
+  Pick<
+    FederatedLeg,
+    | 'state'
+    | 'localRolloutId'
+    | 'currentBatch'
+    | 'batchCount'
+    | 'completedBatches'
+    | 'healthyTotal'
+    | 'failedTotal'
+    | 'pendingApprovalIds'
+    | 'waitingFor'
+    | 'lastContactAt'
+    | 'lostContact'
+    | 'lastError'
+  >
+>;
 
 export async function updateLeg(db: Db, id: string, patch: LegPatch, at: Date): Promise<void> {
   await db

@@ -8,13 +8,15 @@ import { AgentSimulator } from '../../src/agents/simulator.js';
 import {
   ChildSet,
   makeTempDir,
+  processDatabases,
   restartServed,
   startServed,
+  type ProcessDatabases,
   type ServedPlatform,
   type TempDir,
 } from '../helpers/cli.js';
 import { waitFor as waitForCondition } from '../helpers/fleet.js';
-import { createTestDatabase, silentLogger, STORE_KINDS } from '../helpers/store.js';
+import { silentLogger, STORE_KINDS } from '../helpers/store.js';
 
 const DEADLINE_MS = 120_000;
 const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = DEADLINE_MS): Promise<T> =>
@@ -30,11 +32,12 @@ type Obj = Record<string, any>;
 describe.each(STORE_KINDS)('a federated rollout with a target killed mid-rollout on %s', (kind) => {
   const children = new ChildSet();
   let tmp: TempDir;
-  const drops: Array<() => Promise<void>> = [];
+  let databases: ProcessDatabases;
   const platforms: Platform[] = [];
 
   beforeAll(() => {
     tmp = makeTempDir('flotilla-fedroll-restart-');
+    databases = processDatabases(kind, tmp);
   });
   afterEach(async () => {
     for (const p of platforms.splice(0)) {
@@ -44,20 +47,13 @@ describe.each(STORE_KINDS)('a federated rollout with a target killed mid-rollout
     await children.killAll();
   });
   afterAll(async () => {
-    for (const drop of drops) await drop();
+    await databases.dropAll();
     tmp.remove();
   });
 
-  async function databaseUrl(name: string): Promise<string> {
-    if (kind === 'pglite') return tmp.pgliteUrl(name);
-    const db = await createTestDatabase();
-    drops.push(() => db.drop());
-    return db.url;
-  }
-
   async function start(name: string, region: string): Promise<Platform> {
     const served = await startServed(children, name, [
-      ...['--region', region, '--database-url', await databaseUrl(name)],
+      ...['--region', region, '--database-url', await databases.url(name)],
       ...['--tick-ms', '100', '--agent-heartbeat-ms', '200', '--peer-heartbeat-ms', '300', '--log-level', 'warn'],
     ]);
     const platform: Platform = Object.assign(served, { sim: null });

@@ -8,13 +8,15 @@ import type { FlotillaClient } from '../../src/mcp/client.js';
 import {
   ChildSet,
   makeTempDir,
+  processDatabases,
   restartServed,
   startServed,
+  type ProcessDatabases,
   type ServedPlatform,
   type TempDir,
 } from '../helpers/cli.js';
 import { waitFor as waitForCondition } from '../helpers/fleet.js';
-import { createTestDatabase, STORE_KINDS } from '../helpers/store.js';
+import { STORE_KINDS } from '../helpers/store.js';
 
 /** Child processes on a loaded CI machine take their time: generous deadlines, still never fixed sleeps. */
 const DEADLINE_MS = 90_000;
@@ -26,31 +28,25 @@ type Side = ServedPlatform;
 describe.each(STORE_KINDS)('peers killed and restarted mid-conversation on %s', (kind) => {
   const children = new ChildSet();
   let tmp: TempDir;
-  const drops: Array<() => Promise<void>> = [];
+  let databases: ProcessDatabases;
   const clients: FlotillaClient[] = [];
 
   beforeAll(() => {
     tmp = makeTempDir('flotilla-peer-restart-');
+    databases = processDatabases(kind, tmp);
   });
   afterEach(async () => {
     await Promise.allSettled(clients.splice(0).map((c) => c.close()));
     await children.killAll();
   });
   afterAll(async () => {
-    for (const drop of drops) await drop();
+    await databases.dropAll();
     tmp.remove();
   });
 
-  async function databaseUrl(name: string): Promise<string> {
-    if (kind === 'pglite') return tmp.pgliteUrl(name);
-    const db = await createTestDatabase();
-    drops.push(() => db.drop());
-    return db.url;
-  }
-
   async function start(name: string, region: string): Promise<Side> {
     const side = await startServed(children, name, [
-      ...['--region', region, '--database-url', await databaseUrl(name)],
+      ...['--region', region, '--database-url', await databases.url(name)],
       ...['--tick-ms', '100', '--peer-heartbeat-ms', '300', '--log-level', 'warn'],
     ]);
     clients.push(side.client);

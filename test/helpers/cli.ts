@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectHttpClient, type FlotillaClient } from '../../src/mcp/client.js';
+import type { StoreKind } from '../../src/store/db.js';
+import { createTestDatabase } from './store.js';
 
 export const FLOTILLA_BIN = fileURLToPath(new URL('../../bin/flotilla.js', import.meta.url));
 
@@ -218,4 +220,26 @@ export async function restartServed(children: ChildSet, platform: ServedPlatform
   platform.child = children.start(platform.args, { env: cliEnv() });
   await platform.child.waitForStdout(/MCP listening at /);
   platform.client = await connectHttpClient(platform.url, platform.token);
+}
+
+/** Stores for platform processes: PGlite folders in `tmp`, or a fresh Postgres database each. */
+export interface ProcessDatabases {
+  url(name: string): Promise<string>;
+  /** Drops the Postgres databases made so far (the PGlite folders go with `tmp`). */
+  dropAll(): Promise<void>;
+}
+
+export function processDatabases(kind: StoreKind, tmp: TempDir): ProcessDatabases {
+  const drops: Array<() => Promise<void>> = [];
+  return {
+    async url(name) {
+      if (kind === 'pglite') return tmp.pgliteUrl(name);
+      const db = await createTestDatabase();
+      drops.push(() => db.drop());
+      return db.url;
+    },
+    async dropAll() {
+      for (const drop of drops.splice(0)) await drop();
+    },
+  };
 }
