@@ -44,6 +44,7 @@ import type { PlatformProvider } from './federation/spawn/provider.js';
 import { peerCallGates } from './services/peer-gates.js';
 import { ResidencyService } from './services/residency-service.js';
 import { DEFAULT_COST_PER_INSTANCE, PlacementService } from './services/placement-service.js';
+import { ManifestService } from './services/manifest-service.js';
 import { PeerReads } from './services/peer-reads.js';
 import { FederatedLegsService } from './services/federated-legs-service.js';
 import { FederatedRolloutsService } from './services/federated-rollouts-service.js';
@@ -255,6 +256,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       grants,
       boundary,
       placement,
+      manifests: new ManifestService(deps, { modules, policies, residency, boundary }),
       platform: new PlatformService(
         deps,
         {

@@ -2,6 +2,7 @@
 import { agentsCommand } from './cli/agents-command.js';
 import { approvalsCommand, APPROVALS_HELP } from './cli/approvals-command.js';
 import { clientCommand, CLIENT_HELP } from './cli/client-commands.js';
+import { manifestCommand, MANIFEST_HELP } from './cli/manifest-command.js';
 import { sayErr, say } from './cli/output.js';
 import { serveCommand, SERVE_HELP } from './cli/serve.js';
 import { migrateCommand, MIGRATE_HELP, operatorsCommand, OPERATORS_HELP } from './cli/store-commands.js';
@@ -17,6 +18,8 @@ Commands:
   call         call one tool on a running platform (over HTTP, as an operator)
   agents       run N simulated agents against a platform (enroll, heartbeat, apply versions)
   approvals    list, approve or reject approval requests (over HTTP, as an operator)
+  diff         show what applying a fleet manifest would change (over HTTP, as an operator)
+  apply        make a running platform match a fleet manifest (over HTTP, as an operator)
 
 Run flotilla <command> --help for the options of each.
 ${SERVE_HELP.split('\n')[0]}
@@ -24,6 +27,8 @@ ${MIGRATE_HELP.split('\n')[0]}
 ${OPERATORS_HELP.split('\n')[1]}
 ${CLIENT_HELP.split('\n')[1]}
 ${APPROVALS_HELP.split('\n')[1]}
+${MANIFEST_HELP.split('\n')[1]}
+${MANIFEST_HELP.split('\n')[2]}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -42,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
     case 'tools':
     case 'call':
       return clientCommand(command, rest);
+    case 'diff':
+    case 'apply':
+      return manifestCommand(command, rest);
     case undefined:
     case '-h':
     case '--help':

@@ -61,6 +61,8 @@ import getMigrationChain from './get-migration-chain.js';
 import listMigrationChains from './list-migration-chains.js';
 import controlFederatedRollout from './control-federated-rollout.js';
 import planPlacement from './plan-placement.js';
+import diffManifest from './diff-manifest.js';
+import applyManifest from './apply-manifest.js';
 
 export const TOOLS: readonly AnyTool[] = [
   getPlatformInfo,
@@ -124,4 +126,6 @@ export const TOOLS: readonly AnyTool[] = [
   listMigrationChains,
   controlFederatedRollout,
   planPlacement,
+  diffManifest,
+  applyManifest,
 ];

@@ -21,6 +21,7 @@ import type { FederatedLegsService } from './federated-legs-service.js';
 import type { FederatedRolloutsService } from './federated-rollouts-service.js';
 import type { PlacementService } from './placement-service.js';
 import type { MigrationChainsService } from './migration-chains-service.js';
+import type { ManifestService } from './manifest-service.js';
 
 export interface Services {
   operators: OperatorsService;
@@ -49,4 +50,6 @@ export interface Services {
   migrationChains: MigrationChainsService;
   /** Placement of replicas over peers: the dry run, and the plans federated deployments follow. */
   placement: PlacementService;
+  /** Declarative management: diff and apply fleet manifests through the services above. */
+  manifests: ManifestService;
 }
