@@ -43,6 +43,7 @@ import { LocalProcessProvider } from './federation/spawn/local-process-provider.
 import type { PlatformProvider } from './federation/spawn/provider.js';
 import { peerCallGates } from './services/peer-gates.js';
 import { ResidencyService } from './services/residency-service.js';
+import { FederatedDeploymentsService } from './services/federated-deployments-service.js';
 import { DEFAULT_COST_PER_INSTANCE, PlacementService } from './services/placement-service.js';
 import { ManifestService } from './services/manifest-service.js';
 import { PeerReads } from './services/peer-reads.js';
@@ -153,6 +154,9 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       costPerInstance: config.costPerInstance ?? DEFAULT_COST_PER_INSTANCE,
     });
     federation.heartbeats.attachPlacementReport(() => placement.localReport());
+    // Federated deployments created here: shares placed over peers, reconciled each tick.
+    const federatedDeployments = new FederatedDeploymentsService(deps, placement, federation, audit, federation.calls);
+    federatedDeployments.register();
     const grants = new GrantsService(deps, audit, resolvePeer);
     grants.attachPeerCalls(federation.calls);
     const boundary = new BoundaryService(deps, audit, resolvePeer);
@@ -187,6 +191,8 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       name: 'federated-rollouts',
       run: (now) => federatedRollouts.tick(now).then(() => undefined),
     });
+    // Before the outbox step: a share re-sent for drift is delivered in the same tick.
+    reconciler.register({ name: 'federated-deployments', run: (now) => federatedDeployments.tick(now) });
     reconciler.register({ name: 'peer-outbox', run: (now) => federation.calls.deliverDue(now).then(() => undefined) });
     reconciler.register({
       name: 'peer-activation',
@@ -252,6 +258,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       peerReads,
       federatedLegs,
       federatedRollouts,
+      federatedDeployments,
       migrationChains,
       grants,
       boundary,

@@ -61,6 +61,10 @@ import getMigrationChain from './get-migration-chain.js';
 import listMigrationChains from './list-migration-chains.js';
 import controlFederatedRollout from './control-federated-rollout.js';
 import planPlacement from './plan-placement.js';
+import createFederatedDeployment from './create-federated-deployment.js';
+import getFederatedDeployment from './get-federated-deployment.js';
+import listFederatedDeployments from './list-federated-deployments.js';
+import deleteFederatedDeployment from './delete-federated-deployment.js';
 import diffManifest from './diff-manifest.js';
 import applyManifest from './apply-manifest.js';
 
@@ -126,6 +130,10 @@ export const TOOLS: readonly AnyTool[] = [
   listMigrationChains,
   controlFederatedRollout,
   planPlacement,
+  createFederatedDeployment,
+  getFederatedDeployment,
+  listFederatedDeployments,
+  deleteFederatedDeployment,
   diffManifest,
   applyManifest,
 ];

@@ -17,6 +17,7 @@ import type { ClusterService } from './cluster-service.js';
 import type { SpawnService } from './spawn-service.js';
 import type { ResidencyService } from './residency-service.js';
 import type { PeerReads } from './peer-reads.js';
+import type { FederatedDeploymentsService } from './federated-deployments-service.js';
 import type { FederatedLegsService } from './federated-legs-service.js';
 import type { FederatedRolloutsService } from './federated-rollouts-service.js';
 import type { PlacementService } from './placement-service.js';
@@ -46,6 +47,8 @@ export interface Services {
   federatedLegs: FederatedLegsService;
   /** The origin side of federated rollouts: create, view, control; coordinates the legs. */
   federatedRollouts: FederatedRolloutsService;
+  /** Federated deployments created here: versions placed over peers by share, reconciled each tick. */
+  federatedDeployments: FederatedDeploymentsService;
   /** Multi-hop migration chains: started here, or passing through on their way down a path. */
   migrationChains: MigrationChainsService;
   /** Placement of replicas over peers: the dry run, and the plans federated deployments follow. */

@@ -465,6 +465,41 @@ export interface MigrationChainHopsTable {
   updated_at: Timestamp;
 }
 
+export interface FederatedDeploymentsTable {
+  id: Generated<string>;
+  name: string;
+  module_name: string;
+  version: string;
+  replicas: number;
+  group_name: string;
+  include_local: boolean;
+  placement: Json<Record<string, unknown>>;
+  overrides: Json<Record<string, unknown>>;
+  state: string;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: Timestamp | null;
+}
+
+export interface FederatedDeploymentSharesTable {
+  id: Generated<string>;
+  federated_deployment_id: string;
+  /** null: this platform's own share. */
+  federation_peer_id: string | null;
+  peer_name: string;
+  desired_replicas: number;
+  version: string;
+  group_name: string;
+  assigned: number | null;
+  running_healthy: number | null;
+  drifted: number | null;
+  last_contact_at: Timestamp | null;
+  last_error: string | null;
+  state: string;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   intervention_policies: InterventionPoliciesTable;
   approval_requests: ApprovalRequestsTable;
@@ -501,4 +536,6 @@ export interface Database {
   federated_rollout_legs: FederatedRolloutLegsTable;
   migration_chains: MigrationChainsTable;
   migration_chain_hops: MigrationChainHopsTable;
+  federated_deployments: FederatedDeploymentsTable;
+  federated_deployment_shares: FederatedDeploymentSharesTable;
 }

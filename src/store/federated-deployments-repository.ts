@@ -1,0 +1,277 @@
+// Federated deployments and their shares on the platform that created them: insert, read, page, mark
+// deleted, update a share from its platform's report. Plain functions taking `db` or `trx`.
+import { sql, type Selectable } from 'kysely';
+import type {
+  DeploymentShare,
+  FederatedDeployment,
+  FederatedDeploymentState,
+  ShareOverrides,
+  ShareState,
+} from '../domain/federated-deployment.js';
+import type { PlacementPolicy } from '../domain/placement.js';
+import type { FederatedDeploymentSharesTable, FederatedDeploymentsTable } from './database.js';
+import type { Db } from './executor.js';
+
+function toDeployment(r: Selectable<FederatedDeploymentsTable>): FederatedDeployment {
+  return {
+    id: r.id,
+    name: r.name,
+    moduleName: r.module_name,
+    version: r.version,
+    replicas: r.replicas,
+    groupName: r.group_name,
+    includeLocal: r.include_local,
+    placement: r.placement as unknown as PlacementPolicy,
+    overrides: r.overrides as unknown as ShareOverrides,
+    state: r.state as FederatedDeploymentState,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deletedAt: r.deleted_at,
+  };
+}
+
+function toShare(r: Selectable<FederatedDeploymentSharesTable>): DeploymentShare {
+  return {
+    id: r.id,
+    federatedDeploymentId: r.federated_deployment_id,
+    federationPeerId: r.federation_peer_id,
+    peerName: r.peer_name,
+    desiredReplicas: r.desired_replicas,
+    version: r.version,
+    groupName: r.group_name,
+    assigned: r.assigned,
+    runningHealthy: r.running_healthy,
+    drifted: r.drifted,
+    lastContactAt: r.last_contact_at,
+    lastError: r.last_error,
+    state: r.state as ShareState,
+    updatedAt: r.updated_at,
+  };
+}
+
+export interface NewFederatedDeployment {
+  name: string;
+  moduleName: string;
+  version: string;
+  replicas: number;
+  groupName: string;
+  includeLocal: boolean;
+  placement: PlacementPolicy;
+  overrides: ShareOverrides;
+  createdBy: string;
+  at: Date;
+}
+
+export async function insertFederatedDeployment(db: Db, d: NewFederatedDeployment): Promise<FederatedDeployment> {
+  const row = await db
+    .insertInto('federated_deployments')
+    .values({
+      name: d.name,
+      module_name: d.moduleName,
+      version: d.version,
+      replicas: d.replicas,
+      group_name: d.groupName,
+      include_local: d.includeLocal,
+      placement: JSON.stringify(d.placement),
+      overrides: JSON.stringify(d.overrides),
+      state: 'active',
+      created_by: d.createdBy,
+      created_at: d.at,
+      updated_at: d.at,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toDeployment(row);
+}
+
+export interface NewShare {
+  federatedDeploymentId: string;
+  federationPeerId: string | null;
+  peerName: string;
+  desiredReplicas: number;
+  version: string;
+  groupName: string;
+  at: Date;
+}
+
+export async function insertShare(db: Db, s: NewShare): Promise<DeploymentShare> {
+  const row = await db
+    .insertInto('federated_deployment_shares')
+    .values({
+      federated_deployment_id: s.federatedDeploymentId,
+      federation_peer_id: s.federationPeerId,
+      peer_name: s.peerName,
+      desired_replicas: s.desiredReplicas,
+      version: s.version,
+      group_name: s.groupName,
+      state: 'pending',
+      updated_at: s.at,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toShare(row);
+}
+
+export async function findFederatedDeployment(
+  db: Db,
+  ref: { id: string } | { name: string },
+  opts: { forUpdate?: boolean } = {},
+): Promise<FederatedDeployment | null> {
+  let q = db.selectFrom('federated_deployments').selectAll();
+  q = 'id' in ref ? q.where('id', '=', ref.id) : q.where('name', '=', ref.name);
+  if (opts.forUpdate === true) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  return row === undefined ? null : toDeployment(row);
+}
+
+/** The shares of one deployment: the local share first, then by peer name. */
+export async function listShares(db: Db, federatedDeploymentId: string): Promise<DeploymentShare[]> {
+  const rows = await db
+    .selectFrom('federated_deployment_shares')
+    .selectAll()
+    .where('federated_deployment_id', '=', federatedDeploymentId)
+    .orderBy(sql`federation_peer_id IS NOT NULL`)
+    .orderBy('peer_name')
+    .execute();
+  return rows.map(toShare);
+}
+
+/** The shares of every active deployment, oldest deployment first (what the reconciler polls). */
+export async function listActiveShares(
+  db: Db,
+  limit: number,
+): Promise<{ deployment: FederatedDeployment; shares: DeploymentShare[] }[]> {
+  const rows = await db
+    .selectFrom('federated_deployments')
+    .selectAll()
+    .where('state', '=', 'active')
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  if (rows.length === 0) return [];
+  const shares = await db
+    .selectFrom('federated_deployment_shares')
+    .selectAll()
+    .where(
+      'federated_deployment_id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .execute();
+  return rows.map((r) => ({
+    deployment: toDeployment(r),
+    shares: shares.filter((s) => s.federated_deployment_id === r.id).map(toShare),
+  }));
+}
+
+/** Newest first after the (created_at, id) cursor; limit + 1 rows. */
+export async function listFederatedDeployments(
+  db: Db,
+  f: { limit: number; state?: FederatedDeploymentState; before?: { createdAt: Date; id: string } },
+): Promise<FederatedDeployment[]> {
+  let q = db.selectFrom('federated_deployments').selectAll();
+  if (f.state !== undefined) q = q.where('state', '=', f.state);
+  if (f.before !== undefined) {
+    const { createdAt, id } = f.before;
+    q = q.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
+  }
+  const rows = await q
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(f.limit + 1)
+    .execute();
+  return rows.map(toDeployment);
+}
+
+/** Share states per deployment (list views). */
+export async function countShareStates(db: Db, ids: readonly string[]): Promise<Map<string, ShareState[]>> {
+  const out = new Map<string, ShareState[]>();
+  if (ids.length === 0) return out;
+  const rows = await db
+    .selectFrom('federated_deployment_shares')
+    .select(['federated_deployment_id', 'state'])
+    .where('federated_deployment_id', 'in', ids)
+    .execute();
+  for (const r of rows) {
+    const states = out.get(r.federated_deployment_id) ?? [];
+    states.push(r.state as ShareState);
+    out.set(r.federated_deployment_id, states);
+  }
+  return out;
+}
+
+/** Marks an active deployment deleted; false when it already was. */
+export async function markDeploymentDeleted(db: Db, id: string, at: Date): Promise<boolean> {
+  const rows = await db
+    .updateTable('federated_deployments')
+    .set({ state: 'deleted', deleted_at: at, updated_at: at })
+    .where('id', '=', id)
+    .where('state', '=', 'active')
+    .returning('id')
+    .execute();
+  return rows.length > 0;
+}
+
+export type SharePatch = Partial<
+  Pick<DeploymentShare, 'assigned' | 'runningHealthy' | 'drifted' | 'lastContactAt' | 'lastError' | 'state'>
+>;
+
+export async function updateShare(db: Db, id: string, patch: SharePatch, at: Date): Promise<void> {
+  await db
+    .updateTable('federated_deployment_shares')
+    .set({
+      updated_at: at,
+      ...(patch.assigned === undefined ? {} : { assigned: patch.assigned }),
+      ...(patch.runningHealthy === undefined ? {} : { running_healthy: patch.runningHealthy }),
+      ...(patch.drifted === undefined ? {} : { drifted: patch.drifted }),
+      ...(patch.lastContactAt === undefined ? {} : { last_contact_at: patch.lastContactAt }),
+      ...(patch.lastError === undefined ? {} : { last_error: patch.lastError }),
+      ...(patch.state === undefined ? {} : { state: patch.state }),
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+// ---- on a share's platform ----------------------------------------------------------------------
+
+/**
+ * A share as its platform sees it, for `module` at `version` in group `groupId`: live instances whose
+ * effective desired version is it, those of them running its digest healthy, and those that reported
+ * another digest after it was assigned (drifted).
+ */
+export async function shareCounts(
+  db: Db,
+  a: { groupId: string; moduleId: string; moduleName: string; versionId: string; digest: string },
+): Promise<{ assigned: number; runningHealthy: number; drifted: number }> {
+  const result = await sql<{ assigned: string; running_healthy: string; drifted: string }>`
+    SELECT count(*) AS assigned,
+           count(*) FILTER (WHERE (i.running_module_digests ->> ${a.moduleName}) = ${a.digest}
+                              AND i.health = 'ok' AND i.status = 'running') AS running_healthy,
+           count(*) FILTER (WHERE (i.running_module_digests ->> ${a.moduleName}) IS NOT NULL
+                              AND (i.running_module_digests ->> ${a.moduleName}) <> ${a.digest}
+                              AND i.last_heartbeat_at > COALESCE(d.assigned_at, g.assigned_at)) AS drifted
+    FROM instances i
+    JOIN instance_effective_versions e ON e.instance_id = i.id AND e.module_id = ${a.moduleId}
+    LEFT JOIN instance_desired_versions d ON d.instance_id = i.id AND d.module_id = ${a.moduleId}
+    LEFT JOIN group_module_versions g ON g.group_id = i.group_id AND g.module_id = ${a.moduleId}
+    WHERE i.group_id = ${a.groupId} AND i.status <> 'terminated' AND e.version_id = ${a.versionId}`.execute(db);
+  const r = result.rows[0]!;
+  return { assigned: Number(r.assigned), runningHealthy: Number(r.running_healthy), drifted: Number(r.drifted) };
+}
+
+/** Up to `limit` live instances of a group not assigned `versionId` of the module, running ones first. */
+export async function instancesWithout(
+  db: Db,
+  a: { groupId: string; moduleId: string; versionId: string; limit: number },
+): Promise<string[]> {
+  if (a.limit <= 0) return [];
+  const result = await sql<{ id: string }>`
+    SELECT i.id FROM instances i
+    LEFT JOIN instance_effective_versions e ON e.instance_id = i.id AND e.module_id = ${a.moduleId}
+    WHERE i.group_id = ${a.groupId} AND i.status <> 'terminated' AND e.version_id IS DISTINCT FROM ${a.versionId}
+    ORDER BY (i.status = 'running') DESC, i.name, i.id
+    LIMIT ${a.limit}`.execute(db);
+  return result.rows.map((r) => r.id);
+}
