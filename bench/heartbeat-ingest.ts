@@ -2,8 +2,8 @@
 // loopback port, reconciler ticking, a throwaway Postgres database) with N enrolled agents takes
 // POST /agents/v1/heartbeat from an undici client with many requests in flight. The same client also
 // drives a no-op node:http handler in this process (the ceiling of the HTTP stack and the client),
-// and the same handler answering in batches every maxDelayMs (the cost of the ingestor's batching
-// window alone). Targets take turns, in rounds, so machine noise lands on all of them.
+// and the same handler answering in batches every 4 ms (the cost of a fixed gathering window alone,
+// as the ingestor had before it wrote adaptively). Targets take turns, in rounds, so machine noise lands on all of them.
 // The client runs in a child process (load-client.ts): in-process it would take the event loop and
 // the CPU the platform needs, and the figure would be the sum of both rather than the platform's; a
 // worker thread would share the platform's pid, so their CPU could not be read apart.
@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { createApp, type App } from '../src/app.js';
-import { DEFAULT_INGESTOR_OPTIONS } from '../src/services/heartbeat-ingestor.js';
 import { openStore, type Store } from '../src/store/db.js';
 import { track } from './child-processes.js';
 import { createBenchFleet } from './fleet-fixture.js';
@@ -42,8 +41,8 @@ export interface HeartbeatOptions {
 export const GOAL_RATE = 10_000;
 export const GOAL_FRACTION = 0.5;
 const WARMUP_MS = 2_000;
-/** The ingestor's gathering window, which the batched no-op imitates. */
-const WINDOW_MS = DEFAULT_INGESTOR_OPTIONS.maxDelayMs;
+/** The fixed gathering window the ingestor once had, which the batched no-op imitates. */
+const WINDOW_MS = 4;
 const TARGETS = ['noop', 'batched', 'platform'] as const;
 const TARGET_LABELS = {
   noop: 'no-op node:http',

@@ -1,6 +1,6 @@
-// Heartbeat ingestion in batches: concurrent heartbeats are gathered for a few milliseconds (or until a
-// batch is full) and written with one statement, which also answers each agent's desired versions.
-import PQueue from 'p-queue';
+// Heartbeat ingestion in batches (group commit): heartbeats that arrive while statements are running
+// gather into the next batch, written with one statement that also answers each agent's desired
+// versions. With a statement slot free, what arrived in this event-loop turn is written at once.
 import type { Heartbeat } from '../domain/fleet.js';
 import { applyHeartbeats, type HeartbeatAck, type HeartbeatRow } from '../store/heartbeat-repository.js';
 import type { ServiceDeps } from './context.js';
@@ -12,29 +12,29 @@ interface Pending {
 }
 
 export interface IngestorOptions {
-  /** Flush as soon as this many distinct agents are waiting. */
+  /** Most distinct agents in one statement; a full batch waits for a free slot as it is. */
   maxBatch: number;
-  /** Longest a heartbeat waits for its batch to fill. */
-  maxDelayMs: number;
-  /** Batches written at once (each takes one pooled connection). */
+  /** Statements in flight at once (each takes one pooled connection). */
   concurrency: number;
 }
 
-export const DEFAULT_INGESTOR_OPTIONS: IngestorOptions = { maxBatch: 1000, maxDelayMs: 4, concurrency: 4 };
+export const DEFAULT_INGESTOR_OPTIONS: IngestorOptions = { maxBatch: 1000, concurrency: 2 };
 
 export class HeartbeatIngestor {
+  /** The batch gathering now; heartbeats of one agent in it are merged. */
   private pending = new Map<string, Pending>();
-  private timer: NodeJS.Timeout | null = null;
-  private readonly queue: PQueue;
+  /** Full batches waiting for a slot, oldest first. */
+  private readonly full: Array<Map<string, Pending>> = [];
+  private inFlight = 0;
+  private immediate: NodeJS.Immediate | null = null;
+  private idleWaiters: Array<() => void> = [];
   batchesWritten = 0;
   heartbeatsWritten = 0;
 
   constructor(
     private readonly deps: ServiceDeps,
     private readonly options: IngestorOptions = DEFAULT_INGESTOR_OPTIONS,
-  ) {
-    this.queue = new PQueue({ concurrency: options.concurrency });
-  }
+  ) {}
 
   /**
    * Records one heartbeat for the agent holding `agentToken`; resolves with its desired versions, or
@@ -50,19 +50,40 @@ export class HeartbeatIngestor {
         existing.waiters.push({ resolve, reject });
       } else {
         this.pending.set(tokenHash, { row, waiters: [{ resolve, reject }] });
+        if (this.pending.size >= this.options.maxBatch) {
+          this.full.push(this.pending);
+          this.pending = new Map();
+        }
       }
-      if (this.pending.size >= this.options.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.maxDelayMs);
+      this.schedule();
     });
   }
 
-  private flush(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.pending.size === 0) return;
-    const batch = this.pending;
-    this.pending = new Map();
-    void this.queue.add(() => this.write(batch));
+  /**
+   * Writes on the next turn if a slot is free: heartbeats read in this turn of the event loop join
+   * the batch, and none waits on a timer. With every slot busy, the batch grows until one frees:
+   * under load, batches are as large as the statements in flight are slow.
+   */
+  private schedule(): void {
+    if (this.immediate !== null || this.inFlight >= this.options.concurrency) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      this.startWrites();
+    });
+  }
+
+  private startWrites(): void {
+    while (this.inFlight < this.options.concurrency) {
+      const batch = this.full.shift() ?? (this.pending.size > 0 ? this.pending : undefined);
+      if (batch === undefined) break;
+      if (batch === this.pending) this.pending = new Map();
+      this.inFlight += 1;
+      void this.write(batch).finally(() => {
+        this.inFlight -= 1;
+        if (this.full.length > 0 || this.pending.size > 0) this.schedule();
+        else if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    }
   }
 
   private async write(batch: Map<string, Pending>): Promise<void> {
@@ -84,9 +105,12 @@ export class HeartbeatIngestor {
     }
   }
 
-  /** Writes what is pending and waits for batches in flight. */
+  /** Writes what is pending and waits until no batch is waiting or in flight. */
   async drain(): Promise<void> {
-    this.flush();
-    await this.queue.onIdle();
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.immediate = null;
+    this.startWrites();
+    if (this.inFlight === 0 && this.full.length === 0 && this.pending.size === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 }

@@ -26,6 +26,26 @@ export interface Store {
 
 export const DEFAULT_DATA_DIR = './.flotilla/data';
 
+/**
+ * A statement whose text starts with `/* prepared:NAME *\/` is sent as the named prepared statement
+ * NAME: each connection parses it once and reuses it, where other statements are parsed and planned
+ * per execution. For hot statements of constant text only (the heartbeat batch): a name is bound to
+ * one text per connection.
+ */
+export const PREPARED_MARK = '/* prepared:';
+
+/** Makes `client` send marked statements (PREPARED_MARK) by name; Kysely passes only text and values. */
+function prepareMarkedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
+  (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown): unknown => {
+    if (typeof config === 'string' && config.startsWith(PREPARED_MARK)) {
+      const end = config.indexOf(' */', PREPARED_MARK.length);
+      if (end > 0) return query({ name: config.slice(PREPARED_MARK.length, end), text: config, values }, callback);
+    }
+    return query(config, values, callback);
+  };
+}
+
 /** Parses DATABASE_URL: unset → PGlite at ./.flotilla/data; pglite://memory; pglite://PATH; postgres://… */
 export function parseDatabaseUrl(url: string | undefined): StoreLocation {
   if (url === undefined) return { kind: 'pglite', dataDir: DEFAULT_DATA_DIR };
@@ -74,9 +94,10 @@ function openPostgres(url: string, options: OpenStoreOptions): Store {
   pool.on('error', (err) => options.logger.warn({ err: { message: err.message } }, 'postgres connection lost'));
   // A client whose backend dies while checked out emits 'error' on itself, where the pool does not
   // listen: unheard, that crashes the process. Its query already fails with the error, so only note it.
-  pool.on('connect', (client) =>
-    client.on('error', (err) => options.logger.debug({ err: { message: err.message } }, 'postgres connection lost')),
-  );
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.logger.debug({ err: { message: err.message } }, 'postgres connection lost'));
+    prepareMarkedStatements(client);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', describe: redactUrl(url), close: () => db.destroy() };
 }
@@ -94,6 +115,7 @@ async function openPglite(dataDir: string | null, options: OpenStoreOptions): Pr
   // One connection, never closed while idle: PGlite is a single session.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 });
   pool.on('error', (err) => options.logger.error({ err }, 'pglite connection error'));
+  pool.on('connect', prepareMarkedStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

@@ -34,13 +34,21 @@ export interface HeartbeatAck {
  * their recovery events, as if they had not arrived; agents send again every interval, and any later
  * synchronous commit (every other write) flushes them first, so nothing that depends on them is lost.
  * Call it on its own, never inside a transaction that writes anything else.
+ *
+ * It is a named prepared statement (PREPARED_MARK in db.ts; its text is the same for every batch, the
+ * rows go in as arrays): parsing and planning it took ~0.65 ms of Postgres CPU per batch, more than
+ * 30 heartbeats' worth of its rows.
  */
 export async function applyHeartbeats(
   db: Db,
   rows: readonly HeartbeatRow[],
   now: Date,
 ): Promise<Map<string, HeartbeatAck>> {
-  const result = await sql<{ token_hash: string; instance_id: string; desired: DesiredWire[] }>`
+  const result = await sql<{
+    token_hash: string;
+    instance_id: string;
+    desired: DesiredWire[];
+  }>`/* prepared:apply_heartbeats */
     WITH v AS (
       SELECT v.* FROM unnest(
         ${rows.map((r) => r.tokenHash)}::text[],
