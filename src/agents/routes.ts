@@ -5,11 +5,12 @@ import { z } from 'zod';
 import { parseHeartbeat } from '../domain/fleet.js';
 import { digestSchema, instanceNameSchema, labelsSchema, moduleNameSchema, regionSchema } from '../domain/names.js';
 import { FlotillaError } from '../errors.js';
-import { bearerToken, BodyError, readJsonBody, sendJson } from '../http/io.js';
+import { bearerToken, BodyError, readJsonBody, sendJson, sendJsonText } from '../http/io.js';
 import type { Route } from '../http/server.js';
 import type { FleetService } from '../services/fleet-service.js';
 import type { HeartbeatIngestor } from '../services/heartbeat-ingestor.js';
 import { isConnectionError } from '../store/errors.js';
+import type { DesiredWire, HeartbeatAck } from '../store/heartbeat-repository.js';
 import type { Logger } from 'pino';
 
 const enrollBody = z.strictObject({
@@ -81,11 +82,20 @@ export function agentRoutes(deps: { fleet: FleetService; ingestor: HeartbeatInge
     if (!parsed.ok) return badRequest(res, parsed.field, parsed.message);
     const ack = await ingestor.submit(token, parsed.value);
     if (ack === null) return unauthorized(res, 'agent token is unknown or revoked, or its instance was terminated');
-    sendJson(res, 200, {
-      instance_id: ack.instanceId,
-      desired_module_versions: ack.desired,
-      heartbeat_interval_ms: interval,
-    });
+    sendJsonText(res, 200, heartbeatAnswer(ack));
+  }
+
+  // The answer is `{ instance_id, desired_module_versions, heartbeat_interval_ms }`. Acks told the same
+  // versions share one array, so its JSON is written once per batch rather than once per agent.
+  const desiredJson = new WeakMap<readonly DesiredWire[], string>();
+  const intervalJson = JSON.stringify(interval);
+  function heartbeatAnswer(ack: HeartbeatAck): string {
+    let desired = desiredJson.get(ack.desired);
+    if (desired === undefined) {
+      desired = JSON.stringify(ack.desired);
+      desiredJson.set(ack.desired, desired);
+    }
+    return `{"instance_id":${JSON.stringify(ack.instanceId)},"desired_module_versions":${desired},"heartbeat_interval_ms":${intervalJson}}`;
   }
 
   async function version(

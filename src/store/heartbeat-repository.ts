@@ -21,7 +21,8 @@ export interface DesiredWire {
 
 export interface HeartbeatAck {
   instanceId: string;
-  desired: DesiredWire[];
+  /** Shared by the acks of one batch that are told the same versions: read it, never change it. */
+  desired: readonly DesiredWire[];
 }
 
 /**
@@ -44,11 +45,7 @@ export async function applyHeartbeats(
   rows: readonly HeartbeatRow[],
   now: Date,
 ): Promise<Map<string, HeartbeatAck>> {
-  const result = await sql<{
-    token_hash: string;
-    instance_id: string;
-    desired: DesiredWire[];
-  }>`/* prepared:apply_heartbeats */
+  const result = await sql<{ token_hash: string; instance_id: string; desired: string }>`/* prepared:apply_heartbeats */
     WITH v AS (
       SELECT v.* FROM unnest(
         ${rows.map((r) => r.tokenHash)}::text[],
@@ -102,9 +99,20 @@ export async function applyHeartbeats(
       FROM effective e JOIN module_versions mv ON mv.id = e.version_id JOIN modules m ON m.id = e.module_id
       GROUP BY e.instance_id
     )
-    SELECT upd.token_hash, upd.id AS instance_id, COALESCE(desired.desired, '[]'::json) AS desired
+    SELECT upd.token_hash, upd.id AS instance_id, COALESCE(desired.desired, '[]'::json)::text AS desired
     FROM upd LEFT JOIN desired ON desired.instance_id = upd.id`.execute(db);
-  return new Map(result.rows.map((r) => [r.token_hash, { instanceId: r.instance_id, desired: r.desired }]));
+  // Most agents of a batch are told the same versions: each distinct answer is parsed once.
+  const parsed = new Map<string, DesiredWire[]>();
+  const acks = new Map<string, HeartbeatAck>();
+  for (const r of result.rows) {
+    let desired = parsed.get(r.desired);
+    if (desired === undefined) {
+      desired = JSON.parse(r.desired) as DesiredWire[];
+      parsed.set(r.desired, desired);
+    }
+    acks.set(r.token_hash, { instanceId: r.instance_id, desired });
+  }
+  return acks;
 }
 
 /** Marks running instances whose last heartbeat is before `cutoff` stale, with an event each; returns how many. */
