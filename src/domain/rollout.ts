@@ -34,6 +34,8 @@ export interface Rollout {
   federationOriginPeerId: string | null;
   /** Synchronized leg: the highest batch index the runner may start; null = no barrier. */
   barrierBatch: number | null;
+  /** Scoped to these instances of the group (they keep the target as an override on completion); null: all. */
+  instanceIds: string[] | null;
   reason: string | null;
   createdAt: Date;
   updatedAt: Date;

@@ -207,14 +207,16 @@ export class RolloutRunner {
     }
     const next = r.currentBatch + 1;
     if (next >= r.batchCount) {
-      await promoteBaseline(trx, {
-        rolloutId: r.id,
-        groupId: r.groupId,
-        moduleId: r.moduleId,
-        targetVersionId: r.targetVersionId,
-        actor: ACTOR,
-        now,
-      });
+      if (r.instanceIds === null) {
+        await promoteBaseline(trx, {
+          rolloutId: r.id,
+          groupId: r.groupId,
+          moduleId: r.moduleId,
+          targetVersionId: r.targetVersionId,
+          actor: ACTOR,
+          now,
+        });
+      }
       await transitionRollout(trx, r, 'complete', {
         actor: ACTOR,
         kind: 'completed',

@@ -233,7 +233,7 @@ export class ApprovalsService {
     const strategy: Strategy =
       edits.batch_pct === undefined ? rollout.strategy : { type: 'batch', batch_pct: edits.batch_pct };
     const maxConsecutiveFailures = edits.max_consecutive_failures ?? rollout.maxConsecutiveFailures;
-    const total = await countLiveInstances(trx, rollout.groupId);
+    const total = await countLiveInstances(trx, rollout.groupId, rollout.instanceIds);
     const sizes = batchSizes(total, strategy);
     await deletePlan(trx, rollout.id);
     await insertPlan(trx, {
@@ -243,6 +243,7 @@ export class ApprovalsService {
       moduleName: rollout.moduleName,
       sizes,
       starts: batchStarts(sizes),
+      scope: rollout.instanceIds,
     });
     await updateRollout(
       trx,

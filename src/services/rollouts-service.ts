@@ -85,6 +85,11 @@ export interface PlanInput {
   federationOriginPeerId?: string | null;
   /** Synchronized leg: the highest batch index the runner may start; null or absent = no barrier. */
   barrierBatch?: number | null;
+  /**
+   * Only these live instances of the group (a federated deployment's share); absent: all of them. They
+   * keep the target as their own desired version on completion; the group's baseline is left alone.
+   */
+  instanceIds?: readonly string[];
 }
 
 export interface Plan {
@@ -151,7 +156,14 @@ export class RolloutsService {
         hint: 'an admin can change it with set_intervention_policy; agent_introspect shows the policies',
       });
     }
-    const total = await countLiveInstances(db, group.id);
+    const scope = input.instanceIds === undefined ? null : [...new Set(input.instanceIds)];
+    const total = await countLiveInstances(db, group.id, scope);
+    if (scope !== null && total !== scope.length) {
+      throw new InvalidInputError(
+        `${scope.length - total} of the ${scope.length} instance(s) named are not live instances of group ${group.name}`,
+        { hint: 'list_instances shows the group’s live instances' },
+      );
+    }
     if (total === 0) {
       throw new ConflictError(`group ${group.name} has no live instances to upgrade`, {
         hint: 'enroll agents first (create_enrollment_token), or check list_instances',
@@ -182,7 +194,7 @@ export class RolloutsService {
       relatedLearnings: await this.learnings.relatedTo(module.name, undefined, db),
     };
     if (dryRun) {
-      const preview = await previewBatches(db, group.id, starts, IDS_PER_BATCH);
+      const preview = await previewBatches(db, group.id, starts, IDS_PER_BATCH, scope);
       return {
         ...base,
         rolloutId: null,
@@ -219,6 +231,7 @@ export class RolloutsService {
         federationRolloutRef: input.federationRolloutRef ?? null,
         federationOriginPeerId: input.federationOriginPeerId ?? null,
         barrierBatch: input.barrierBatch ?? null,
+        instanceIds: scope,
         at: now,
       });
       if (rolloutId === null) throw activeConflict(module.name, group.name, null);
@@ -229,6 +242,7 @@ export class RolloutsService {
         moduleName: module.name,
         sizes,
         starts,
+        scope,
       });
       if (written !== total) throw new ConflictError('the group changed while planning; plan again');
       const rollout = (await findRollout(trx, rolloutId, { forUpdate: true }))!;

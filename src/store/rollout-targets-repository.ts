@@ -5,15 +5,19 @@ import { sql } from 'kysely';
 import type { BatchPhase, RolloutBatch, TargetState } from '../domain/rollout.js';
 import type { Db } from './executor.js';
 
-/** Live instances of a group numbered 1..n in upgrade order (by id). */
-const numbered = (groupId: string) => sql`
-  SELECT i.id, row_number() OVER (ORDER BY i.id)::int AS rn, i.running_module_digests
-  FROM instances i WHERE i.group_id = ${groupId} AND i.status <> 'terminated'`;
+/** Only these instances of the group; null: all of them. */
+type Scope = readonly string[] | null | undefined;
+const inScope = (scope: Scope) => (scope == null ? sql`TRUE` : sql`i.id = ANY(${scope}::uuid[])`);
 
-export async function countLiveInstances(db: Db, groupId: string): Promise<number> {
-  const r = await sql<{
-    n: string;
-  }>`SELECT count(*) AS n FROM instances WHERE group_id = ${groupId} AND status <> 'terminated'`.execute(db);
+/** Live instances of a group (within the scope) numbered 1..n in upgrade order (by id). */
+const numbered = (groupId: string, scope: Scope) => sql`
+  SELECT i.id, row_number() OVER (ORDER BY i.id)::int AS rn, i.running_module_digests
+  FROM instances i WHERE i.group_id = ${groupId} AND i.status <> 'terminated' AND ${inScope(scope)}`;
+
+export async function countLiveInstances(db: Db, groupId: string, scope?: Scope): Promise<number> {
+  const r = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM instances i
+    WHERE i.group_id = ${groupId} AND i.status <> 'terminated' AND ${inScope(scope)}`.execute(db);
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -23,9 +27,10 @@ export async function previewBatches(
   groupId: string,
   starts: readonly number[],
   perBatch: number,
+  scope?: Scope,
 ): Promise<Map<number, string[]>> {
   const rows = await sql<{ batch_index: number; ids: string[] }>`
-    WITH n AS (${numbered(groupId)}),
+    WITH n AS (${numbered(groupId, scope)}),
     b AS (SELECT (ord - 1)::int AS batch_index, s AS start FROM unnest(${starts}::int[]) WITH ORDINALITY AS x(s, ord))
     SELECT b.batch_index, array_agg(n.id ORDER BY n.rn) AS ids
     FROM b JOIN n ON n.rn >= b.start AND n.rn < b.start + ${perBatch}
@@ -47,6 +52,7 @@ export async function insertPlan(
     moduleName: string;
     sizes: readonly number[];
     starts: readonly number[];
+    scope?: Scope;
   },
 ): Promise<number> {
   await sql`
@@ -62,7 +68,7 @@ export async function insertPlan(
              WHERE mv.module_id = ${p.moduleId} AND mv.digest = n.running_module_digests ->> ${p.moduleName}
              ORDER BY mv.created_at DESC LIMIT 1)),
            d.version_id IS NOT NULL
-    FROM (${numbered(p.groupId)}) n
+    FROM (${numbered(p.groupId, p.scope)}) n
     LEFT JOIN instance_desired_versions d ON d.instance_id = n.id AND d.module_id = ${p.moduleId}
     LEFT JOIN group_module_versions g ON g.group_id = ${p.groupId} AND g.module_id = ${p.moduleId}`.execute(db);
   return Number(r.numAffectedRows ?? 0);
@@ -390,7 +396,10 @@ export async function countUnconfirmedRollbacks(db: Db, rolloutId: string): Prom
   return Number(r.rows[0]?.n ?? 0);
 }
 
-/** After completion: the group's baseline becomes the target and per-instance overrides equal to it are dropped. */
+/**
+ * After completion of a group rollout: the group's baseline becomes the target and per-instance overrides
+ * equal to it are dropped. (A rollout scoped to instances keeps their overrides and is not promoted.)
+ */
 export async function promoteBaseline(
   db: Db,
   c: { rolloutId: string; groupId: string; moduleId: string; targetVersionId: string; actor: string; now: Date },

@@ -42,6 +42,7 @@ interface Row {
   federation_rollout_ref: string | null;
   federation_origin_peer_id: string | null;
   barrier_batch: number | null;
+  instance_ids: string[] | null;
   reason: string | null;
   created_at: Date;
   updated_at: Date;
@@ -80,6 +81,7 @@ function toRollout(r: Row): Rollout {
     federationRolloutRef: r.federation_rollout_ref,
     federationOriginPeerId: r.federation_origin_peer_id,
     barrierBatch: r.barrier_batch,
+    instanceIds: r.instance_ids,
     reason: r.reason,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -105,6 +107,8 @@ export interface NewRollout {
   /** Set for a leg a peer started: that peer. */
   federationOriginPeerId?: string | null;
   barrierBatch?: number | null;
+  /** Scoped to these instances of the group; null or absent: the whole group. */
+  instanceIds?: readonly string[] | null;
   at: Date;
 }
 
@@ -113,11 +117,11 @@ export async function insertRollout(db: Db, r: NewRollout): Promise<string | nul
   const row = await sql<{ id: string }>`
     INSERT INTO rollouts (group_id, module_id, target_version_id, strategy, max_consecutive_failures, health_timeout_sec,
                           max_failure_pct, min_sample, soak_sec, state, total_instances, batch_count, requested_by,
-                          federation_rollout_ref, federation_origin_peer_id, barrier_batch, created_at, updated_at)
+                          federation_rollout_ref, federation_origin_peer_id, barrier_batch, instance_ids, created_at, updated_at)
     VALUES (${r.groupId}, ${r.moduleId}, ${r.targetVersionId}, ${JSON.stringify(r.strategy)}::jsonb, ${r.maxConsecutiveFailures},
             ${r.healthTimeoutSec}, ${r.maxFailurePct}, ${r.minSample}, ${r.soakSec}, 'planned', ${r.totalInstances},
             ${r.batchCount}, ${r.requestedBy}, ${r.federationRolloutRef}, ${r.federationOriginPeerId ?? null},
-            ${r.barrierBatch ?? null}, ${r.at}, ${r.at})
+            ${r.barrierBatch ?? null}, ${r.instanceIds ?? null}::uuid[], ${r.at}, ${r.at})
     ON CONFLICT (group_id, module_id)
       WHERE state IN ('planned', 'pending_approval', 'running', 'paused', 'circuit_open', 'rolling_back')
       DO NOTHING

@@ -177,6 +177,9 @@ export const rolloutSummaryView = z.object({
     .string()
     .nullable()
     .describe('the federation peer that started this leg (list_federation_peers); null when started here'),
+  scope: z
+    .enum(['group', 'instances'])
+    .describe('group: every live instance, the baseline moves on completion; instances: only those named'),
   barrier_batch: z
     .number()
     .int()
@@ -221,6 +224,7 @@ export function toRolloutSummaryView(r: Rollout): z.infer<typeof rolloutSummaryV
     federation_rollout_ref: r.federationRolloutRef,
     federation_origin_peer_id: r.federationOriginPeerId,
     barrier_batch: r.barrierBatch,
+    scope: r.instanceIds === null ? 'group' : 'instances',
     reason: r.reason,
     requested_by: r.requestedBy,
     created_at: r.createdAt.toISOString(),
