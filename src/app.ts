@@ -43,6 +43,7 @@ import { LocalProcessProvider } from './federation/spawn/local-process-provider.
 import type { PlatformProvider } from './federation/spawn/provider.js';
 import { peerCallGates } from './services/peer-gates.js';
 import { ResidencyService } from './services/residency-service.js';
+import { DeploymentSharesService } from './services/deployment-shares-service.js';
 import { FederatedDeploymentsService } from './services/federated-deployments-service.js';
 import { DEFAULT_COST_PER_INSTANCE, PlacementService } from './services/placement-service.js';
 import { ManifestService } from './services/manifest-service.js';
@@ -155,7 +156,14 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     });
     federation.heartbeats.attachPlacementReport(() => placement.localReport());
     // Federated deployments created here: shares placed over peers, reconciled each tick.
-    const federatedDeployments = new FederatedDeploymentsService(deps, placement, federation, audit, federation.calls);
+    const federatedDeployments = new FederatedDeploymentsService(
+      deps,
+      placement,
+      federation,
+      audit,
+      federation.calls,
+      new DeploymentSharesService(rollouts),
+    );
     federatedDeployments.register();
     const grants = new GrantsService(deps, audit, resolvePeer);
     grants.attachPeerCalls(federation.calls);

@@ -63,6 +63,7 @@ import controlFederatedRollout from './control-federated-rollout.js';
 import planPlacement from './plan-placement.js';
 import createFederatedDeployment from './create-federated-deployment.js';
 import getFederatedDeployment from './get-federated-deployment.js';
+import updateFederatedDeployment from './update-federated-deployment.js';
 import listFederatedDeployments from './list-federated-deployments.js';
 import deleteFederatedDeployment from './delete-federated-deployment.js';
 import diffManifest from './diff-manifest.js';
@@ -132,6 +133,7 @@ export const TOOLS: readonly AnyTool[] = [
   planPlacement,
   createFederatedDeployment,
   getFederatedDeployment,
+  updateFederatedDeployment,
   listFederatedDeployments,
   deleteFederatedDeployment,
   diffManifest,

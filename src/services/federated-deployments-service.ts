@@ -1,16 +1,20 @@
 // Federated deployments: "run this version of a module on N instances of a group, spread over these peers
 // by a placement policy". The creating platform schedules with the placement engine, writes the deployment
 // and one share per peer, and sends each peer its share through the outbox (`deployments.assign`, applied
-// once there as the named local operator). Every reconciler tick it asks each peer, in one call, how its
-// shares stand (`deployments.status`), reports drift as `federation.deployment.drifted` and repairs it by
-// sending the share again. Handlers use only their call's `db`: on PGlite the main handle would wait forever.
+// once there as the named local operator). Every reconciler tick it first moves shares away from members
+// that cannot carry them and back when they recover (`DeploymentRebalancer`), then asks each peer, in one
+// call, how its shares stand (`deployments.status`), reports drift as `federation.deployment.drifted` and
+// repairs it by sending the share again. Handlers use only their call's `db` (PGlite has one connection).
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import {
+  deploymentRolloutOf,
   driftReasons,
   overallStateOf,
   shareStateOf,
   shareTarget,
   unknownOverrideKeys,
+  type DeploymentRollout,
   type DeploymentShare,
   type FederatedDeployment,
   type OverallState,
@@ -18,12 +22,10 @@ import {
   type ShareReport,
 } from '../domain/federated-deployment.js';
 import type { FederationPeer } from '../domain/federation.js';
-import { DEPLOYABLE_STATES } from '../domain/lifecycle.js';
-import { groupNameSchema, moduleNameSchema } from '../domain/names.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { PlacementExclusion, PlacementPolicy } from '../domain/placement.js';
 import type { Caller } from '../domain/roles.js';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import { ConflictError, FlotillaError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import {
@@ -31,60 +33,66 @@ import {
   findFederatedDeployment,
   insertFederatedDeployment,
   insertShare,
-  instancesWithout,
   listActiveShares,
   listFederatedDeployments,
   listShares,
   markDeploymentDeleted,
-  shareCounts,
+  updateFederatedDeployment,
   updateShare,
+  type DeploymentPatch,
 } from '../store/federated-deployments-repository.js';
-import { findGroup } from '../store/groups-repository.js';
-import { setInstanceDesiredVersions } from '../store/instances-repository.js';
-import { findModule, findVersion } from '../store/modules-repository.js';
 import { findOperatorByName } from '../store/operators-repository.js';
 import { findPeerById } from '../store/peers-repository.js';
 import type { AuditService } from './audit-service.js';
 import type { ServiceDeps } from './context.js';
+import { DeploymentRebalancer } from './deployment-rebalancer.js';
+import { shareArgsSchema, type DeploymentSharesService, type ShareArgs } from './deployment-shares-service.js';
 import type { FederationService } from './federation-service.js';
 import { requireRole } from './operators-service.js';
 import type { PeerCalls } from './peer-calls.js';
-import { PLACEMENT_CAPABILITY, PLACEMENT_RESIDENCY_KINDS, type PlacementService } from './placement-service.js';
+import {
+  PLACEMENT_CAPABILITY,
+  PLACEMENT_RESIDENCY_KINDS,
+  type PlacementPlan,
+  type PlacementService,
+} from './placement-service.js';
 
 export const DEPLOYMENT_OPERATIONS = { assign: 'deployments.assign', status: 'deployments.status' } as const;
 /** Deployments the reconciler polls per tick. */
 const TICK_LIMIT = 500;
 
-const shareArgs = z.strictObject({
-  federated_deployment_id: z.uuid(),
-  name: z.string().min(1).max(200),
-  module_name: moduleNameSchema,
-  version: z.string().min(1).max(200),
-  group: groupNameSchema,
-  replicas: z.number().int().min(0).max(10_000_000),
-});
-type ShareArgs = z.infer<typeof shareArgs>;
-const statusArgs = z.strictObject({ deployments: z.array(shareArgs).max(TICK_LIMIT) });
+const statusArgs = z.strictObject({ deployments: z.array(shareArgsSchema).max(TICK_LIMIT) });
 const reportSchema = z.object({
   assigned: z.number().int().min(0),
   running_healthy: z.number().int().min(0),
   drifted: z.number().int().min(0),
+  upgrading: z.number().int().min(0).default(0),
 });
 const statusAnswerSchema = z.object({
   deployments: z.array(reportSchema.extend({ federated_deployment_id: z.string() })),
 });
 
-export interface CreateDeploymentInput {
-  name: string;
-  moduleName: string;
+export interface DeploymentSpec {
   version: string;
   replicas: number;
   group: string;
+  /** Peers by id or name. */
   peers: readonly string[];
   includeLocal: boolean;
   placement: PlacementPolicy;
   overrides: ShareOverrides;
+  /** Default true. */
+  failback?: boolean;
+  /** How peers upgrade instances on another version; defaults apply to fields left out. */
+  rollout?: Partial<DeploymentRollout>;
 }
+
+export interface CreateDeploymentInput extends DeploymentSpec {
+  name: string;
+  moduleName: string;
+}
+
+export type UpdateDeploymentInput = Partial<DeploymentSpec>;
 
 export interface DeploymentView {
   deployment: FederatedDeployment;
@@ -92,14 +100,23 @@ export interface DeploymentView {
   overall: OverallState;
 }
 
+export type PlacedView = DeploymentView & { excluded: PlacementExclusion[] };
+
 export class FederatedDeploymentsService {
+  private readonly rebalancer: DeploymentRebalancer;
+
   constructor(
     private readonly deps: ServiceDeps,
     private readonly placement: PlacementService,
     private readonly federation: FederationService,
     private readonly audit: AuditService,
     private readonly calls: PeerCalls,
-  ) {}
+    private readonly shares: DeploymentSharesService,
+  ) {
+    this.rebalancer = new DeploymentRebalancer(deps, placement, audit, (db, d, share, onBehalfOf) =>
+      this.dispatch(db, d, share, onBehalfOf),
+    );
+  }
 
   /** Registers the two operations a peer calls here for its deployments' shares, and the settle hook. */
   register(): void {
@@ -107,20 +124,20 @@ export class FederatedDeploymentsService {
       name: DEPLOYMENT_OPERATIONS.assign,
       capability: PLACEMENT_CAPABILITY,
       residencyKinds: [],
-      args: shareArgs,
+      args: shareArgsSchema,
       handle: async ({ db, peer, onBehalfOf, args, now }) => {
         const caller = await localCaller(db, peer, onBehalfOf);
-        const report = await this.applyShare(db, caller, args, now);
+        const applied = await this.shares.apply(db, caller, args, peer.id, now);
         await this.audit.append(
           peer.id,
           {
             actor: `peer:${peer.name}/${caller.name}`,
             action: 'federated_deployment.assign',
-            payload: { ...args, ...report },
+            payload: { ...args, ...applied },
           },
           db,
         );
-        return report;
+        return applied;
       },
     });
     this.calls.register({
@@ -133,7 +150,7 @@ export class FederatedDeploymentsService {
       handle: async ({ db, args }) => {
         const out = [];
         for (const d of args.deployments) {
-          const report = await this.shareReport(db, d);
+          const report = await this.shares.report(db, d);
           if (report !== null) out.push({ federated_deployment_id: d.federated_deployment_id, ...report });
         }
         return { deployments: out };
@@ -142,7 +159,8 @@ export class FederatedDeploymentsService {
     this.calls.onSettled(DEPLOYMENT_OPERATIONS.assign, async (db, entry, outcome) => {
       const id = String(entry.args.federated_deployment_id);
       const share = (await listShares(db, id)).find((s) => s.federationPeerId === entry.federationPeerId);
-      if (share === undefined) return;
+      // A share sent again since (an update, a failover) answers for itself.
+      if (share === undefined || Number(entry.args.replicas) !== share.desiredReplicas) return;
       const now = this.deps.clock.now();
       const parsed = reportSchema.safeParse(entry.response);
       if (outcome === 'delivered' && parsed.success) {
@@ -158,150 +176,21 @@ export class FederatedDeploymentsService {
     });
   }
 
-  // ---- on a share's platform --------------------------------------------------------------------
-
-  /**
-   * Assigns `version` to as many live instances of `group` as the share asks, as `caller`; instances that
-   * already have it count. Answers the share's state here.
-   */
-  async applyShare(db: Db, caller: Caller, args: ShareArgs, now: Date): Promise<ShareReport> {
-    requireRole(caller, 'operator', 'assigning a federated deployment share');
-    const { group, version } = await this.resolveShare(db, args);
-    const before = await shareCounts(db, {
-      groupId: group.id,
-      moduleId: version.moduleId,
-      moduleName: version.moduleName,
-      versionId: version.id,
-      digest: version.digest,
-    });
-    const missing = args.replicas - before.assigned;
-    const ids = await instancesWithout(db, {
-      groupId: group.id,
-      moduleId: version.moduleId,
-      versionId: version.id,
-      limit: missing,
-    });
-    if (ids.length > 0) {
-      const count = await setInstanceDesiredVersions(db, {
-        groupId: group.id,
-        instanceIds: ids,
-        moduleId: version.moduleId,
-        versionId: version.id,
-        by: caller.name,
-        at: now,
-      });
-      await appendEvent(
-        db,
-        {
-          kind: 'module.version.assigned',
-          actor: caller.name,
-          payload: {
-            group_id: group.id,
-            group: group.name,
-            module_id: version.moduleId,
-            module_name: version.moduleName,
-            version_id: version.id,
-            version: version.version,
-            scope: 'instances',
-            instance_count: count,
-            federated_deployment: args.name,
-          },
-        },
-        now,
-      );
-    }
-    return (await this.shareReport(db, args))!;
-  }
-
-  /** The share's state here; null when its group, module or version does not exist here. */
-  private async shareReport(db: Db, args: ShareArgs): Promise<ShareReport | null> {
-    const group = await findGroup(db, { name: args.group });
-    const module = await findModule(db, { name: args.module_name });
-    const version = module === null ? null : await findVersion(db, { moduleId: module.id, version: args.version });
-    if (group === null || version === null) return null;
-    const c = await shareCounts(db, {
-      groupId: group.id,
-      moduleId: version.moduleId,
-      moduleName: version.moduleName,
-      versionId: version.id,
-      digest: version.digest,
-    });
-    return { assigned: c.assigned, running_healthy: c.runningHealthy, drifted: c.drifted };
-  }
-
-  private async resolveShare(db: Db, args: ShareArgs) {
-    const group = await findGroup(db, { name: args.group });
-    if (group === null) {
-      throw new NotFoundError(`group ${args.group} does not exist on this platform`, {
-        hint: 'create the group (an enrollment token for it) here first',
-      });
-    }
-    const module = await findModule(db, { name: args.module_name });
-    const version = module === null ? null : await findVersion(db, { moduleId: module.id, version: args.version });
-    if (version === null) {
-      throw new NotFoundError(`${args.module_name} ${args.version} is not published on this platform`, {
-        hint: 'publish the version here first',
-      });
-    }
-    if (!DEPLOYABLE_STATES.includes(version.lifecycleState)) {
-      throw new ConflictError(
-        `${version.moduleName} ${version.version} is ${version.lifecycleState} on this platform; only published, blessed or live versions can be assigned`,
-        { hint: 'promote it here first' },
-      );
-    }
-    return { group, version };
-  }
-
-  // ---- on the creating platform -----------------------------------------------------------------
+  // ---- creating, changing, reading ---------------------------------------------------------------
 
   /**
    * Schedules the replicas with the placement engine, writes the deployment and its shares and sends each
    * peer its share through the outbox; this platform's own share is assigned at once. Refused, writing
    * nothing, when the placement is infeasible (the reasons name each peer).
    */
-  async create(
-    caller: Caller,
-    input: CreateDeploymentInput,
-  ): Promise<DeploymentView & { excluded: PlacementExclusion[] }> {
+  async create(caller: Caller, input: CreateDeploymentInput): Promise<PlacedView> {
     requireRole(caller, 'admin', 'creating a federated deployment');
     if ((await findFederatedDeployment(this.deps.db, { name: input.name })) !== null) {
       throw new ConflictError(`federated deployment ${input.name} already exists`, {
         hint: 'choose another name, or get_federated_deployment to see it',
       });
     }
-    const plan = await this.placement.plan({
-      moduleName: input.moduleName,
-      version: input.version,
-      replicas: input.replicas,
-      group: input.group,
-      peers: input.peers,
-      includeLocal: input.includeLocal,
-      placement: input.placement,
-    });
-    const names = plan.candidates.map((c) => c.name);
-    const unknown = unknownOverrideKeys(input.overrides, names);
-    if (unknown.length > 0) {
-      throw new InvalidInputError(`overrides name ${unknown.join(', ')}, not a peer of this deployment`, {
-        hint: `overrides are keyed by peer name: ${names.join(', ')}`,
-      });
-    }
-    const r = plan.result;
-    if (!r.feasible) {
-      const perPeer = r.excluded.map((e) => `${e.peer.name}: ${e.reasons.join('; ')}`);
-      throw new ConflictError(`the placement is infeasible: ${[...r.reasons, ...perPeer].join('; ')}`, {
-        hint: 'plan_placement shows each peer’s share and why; add peers, lower replicas or change the policy',
-        details: {
-          reasons: r.reasons,
-          unplaced: r.unplaced,
-          excluded: r.excluded.map((e) => ({ peer: e.peer.name, reasons: e.reasons })),
-        },
-      });
-    }
-    const local = new Set(plan.candidates.filter((c) => c.local).map((c) => c.id));
-    const peers = new Map<string, FederationPeer>();
-    for (const s of r.shares) {
-      if (s.replicas > 0 && !local.has(s.peer.id)) peers.set(s.peer.id, await this.federation.resolve(s.peer.id));
-    }
+    const { plan, peers } = await this.schedule(input.moduleName, input);
     const deployment = await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       const d = await insertFederatedDeployment(trx, {
@@ -313,29 +202,13 @@ export class FederatedDeploymentsService {
         includeLocal: input.includeLocal,
         placement: input.placement,
         overrides: input.overrides,
+        peers: peers.map((p) => p.name),
+        failback: input.failback ?? true,
+        rollout: deploymentRolloutOf(input.rollout),
         createdBy: caller.name,
         at: now,
       });
-      for (const s of r.shares) {
-        if (s.replicas === 0) continue;
-        const target = shareTarget(d, s.peer.name);
-        const isLocal = local.has(s.peer.id);
-        const share = await insertShare(trx, {
-          federatedDeploymentId: d.id,
-          federationPeerId: isLocal ? null : s.peer.id,
-          peerName: s.peer.name,
-          desiredReplicas: s.replicas,
-          version: target.version,
-          groupName: target.groupName,
-          at: now,
-        });
-        if (isLocal) {
-          const report = await this.applyShare(trx, caller, argsOf(d, share), now);
-          await this.recordReport(trx, share, report, now);
-        } else {
-          await this.sendShare(trx, peers.get(s.peer.id)!, d, share, caller.name);
-        }
-      }
+      await this.placeShares(trx, d, plan, [], caller.name, now);
       await appendEvent(
         trx,
         {
@@ -348,21 +221,90 @@ export class FederatedDeploymentsService {
             version: d.version,
             replicas: d.replicas,
             group: d.groupName,
-            shares: Object.fromEntries(r.shares.map((s) => [s.peer.name, s.replicas])),
-            excluded: r.excluded.map((e) => ({ peer: e.peer.name, reasons: e.reasons })),
+            shares: sharesByName(plan),
+            excluded: exclusions(plan),
           },
         },
         now,
       );
       return d;
     });
-    return { ...(await this.view(this.deps.db, deployment)), excluded: r.excluded };
+    return { ...(await this.view(this.deps.db, deployment)), excluded: plan.result.excluded };
   }
 
-  async get(id: string): Promise<DeploymentView> {
-    const d = await findFederatedDeployment(this.deps.db, { id });
+  /**
+   * Changes what the deployment declares and places it again: shares whose replicas, version or group
+   * change are sent again (a smaller share gives instances back there), peers left out get a share of 0.
+   * A change equal to what is declared writes nothing. Refused, writing nothing, like create.
+   */
+  async update(caller: Caller, ref: string, input: UpdateDeploymentInput): Promise<PlacedView & { changed: boolean }> {
+    requireRole(caller, 'admin', 'changing a federated deployment');
+    const current = await this.get(ref);
+    const d = current.deployment;
+    if (d.state === 'deleted') {
+      throw new ConflictError(`federated deployment ${d.name} is deleted`, {
+        hint: 'create a new deployment under another name',
+      });
+    }
+    const spec: DeploymentSpec = {
+      version: input.version ?? d.version,
+      replicas: input.replicas ?? d.replicas,
+      group: input.group ?? d.groupName,
+      peers: input.peers ?? d.peers,
+      includeLocal: input.includeLocal ?? d.includeLocal,
+      placement: input.placement ?? d.placement,
+      overrides: input.overrides ?? d.overrides,
+      failback: input.failback ?? d.failback,
+      rollout: { ...d.rollout, ...input.rollout },
+    };
+    const { plan, peers } = await this.schedule(d.moduleName, spec);
+    const patch: DeploymentPatch = {
+      version: plan.moduleVersion.version,
+      replicas: spec.replicas,
+      groupName: spec.group,
+      includeLocal: spec.includeLocal,
+      placement: spec.placement,
+      overrides: spec.overrides,
+      peers: peers.map((p) => p.name),
+      failback: spec.failback ?? true,
+      rollout: deploymentRolloutOf(spec.rollout),
+    };
+    if (isDeepStrictEqual(patch, declared(d))) return { ...current, excluded: plan.result.excluded, changed: false };
+    await this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const locked = await findFederatedDeployment(trx, { id: d.id }, { forUpdate: true });
+      if (locked === null || locked.state !== 'active') {
+        throw new ConflictError(`federated deployment ${d.name} changed meanwhile; try again`);
+      }
+      await updateFederatedDeployment(trx, d.id, patch, now);
+      const next = { ...locked, ...patch };
+      await this.placeShares(trx, next, plan, await listShares(trx, d.id), caller.name, now);
+      await appendEvent(
+        trx,
+        {
+          kind: 'federation.deployment.updated',
+          actor: caller.name,
+          payload: {
+            federated_deployment_id: d.id,
+            name: d.name,
+            changed: changedFields(declared(d), patch),
+            shares: sharesByName(plan),
+            excluded: exclusions(plan),
+          },
+        },
+        now,
+      );
+    });
+    return { ...(await this.get(d.id)), excluded: plan.result.excluded, changed: true };
+  }
+
+  /** By id or name. */
+  async get(ref: string): Promise<DeploymentView> {
+    const d =
+      (await findFederatedDeployment(this.deps.db, z.uuid().safeParse(ref).success ? { id: ref } : { name: ref })) ??
+      (await findFederatedDeployment(this.deps.db, { name: ref }));
     if (d === null) {
-      throw new NotFoundError(`federated deployment ${id} does not exist`, {
+      throw new NotFoundError(`federated deployment ${ref} does not exist`, {
         hint: 'list_federated_deployments shows the deployments',
       });
     }
@@ -389,10 +331,10 @@ export class FederatedDeploymentsService {
     return toPage(out, f.limit, (r) => ({ created_at: r.createdAt.toISOString(), id: r.id }));
   }
 
-  /** Stops reconciling the deployment; what its shares assigned stays assigned. */
-  async delete(caller: Caller, id: string): Promise<DeploymentView> {
+  /** Stops reconciling the deployment (by id or name); what its shares assigned stays assigned. */
+  async delete(caller: Caller, ref: string): Promise<DeploymentView> {
     requireRole(caller, 'admin', 'deleting a federated deployment');
-    const d = await this.get(id);
+    const d = await this.get(ref);
     if (d.deployment.state === 'deleted') {
       throw new ConflictError(`federated deployment ${d.deployment.name} is already deleted`, {
         hint: 'nothing to do; its assignments were left in place',
@@ -411,23 +353,27 @@ export class FederatedDeploymentsService {
         now,
       );
     });
-    return this.get(id);
+    return this.get(d.deployment.id);
   }
 
+  // ---- every tick ---------------------------------------------------------------------------------
+
   /**
-   * A reconciler step: one `deployments.status` call per peer for every active deployment it holds a share
-   * of, this platform's own shares read directly; drift is reported and repaired by sending the share again.
+   * A reconciler step: shares moved off members that cannot carry them (and back), then one
+   * `deployments.status` call per peer for every active deployment it holds a share of, this platform's
+   * own shares read directly; drift is reported and repaired by sending the share again.
    */
   async tick(now: Date): Promise<void> {
-    const active = await listActiveShares(this.deps.db, TICK_LIMIT);
+    const before = await listActiveShares(this.deps.db, TICK_LIMIT);
+    const active = (await this.rebalancer.run(before, now)) ? await listActiveShares(this.deps.db, TICK_LIMIT) : before;
     const byPeer = new Map<string, { d: FederatedDeployment; share: DeploymentShare }[]>();
     for (const { deployment, shares } of active) {
       for (const share of shares) {
         // A share its platform refused (its group or version missing there) stays failed: re-sending it
-        // would be refused again. The outbox already retried what was only unreachable.
-        if (share.state === 'failed') continue;
+        // would be refused again. A failed-over share waits for its member to come back.
+        if (share.state === 'failed' || share.state === 'failed_over') continue;
         if (share.federationPeerId === null) {
-          const report = await this.shareReport(this.deps.db, argsOf(deployment, share));
+          const report = await this.shares.report(this.deps.db, argsOf(deployment, share));
           await this.observe(deployment, share, null, report, now);
           continue;
         }
@@ -469,6 +415,140 @@ export class FederatedDeploymentsService {
     }
   }
 
+  // ---- internals ----------------------------------------------------------------------------------
+
+  /** Resolves the peers and runs the placement; refuses bad overrides and infeasible plans. */
+  private async schedule(
+    moduleName: string,
+    spec: DeploymentSpec,
+  ): Promise<{ plan: PlacementPlan; peers: FederationPeer[] }> {
+    const plan = await this.placement.plan({
+      moduleName,
+      version: spec.version,
+      replicas: spec.replicas,
+      group: spec.group,
+      peers: spec.peers,
+      includeLocal: spec.includeLocal,
+      placement: spec.placement,
+    });
+    const names = plan.candidates.map((c) => c.name);
+    const unknown = unknownOverrideKeys(spec.overrides, names);
+    if (unknown.length > 0) {
+      throw new InvalidInputError(`overrides name ${unknown.join(', ')}, not a peer of this deployment`, {
+        hint: `overrides are keyed by peer name: ${names.join(', ')}`,
+      });
+    }
+    const r = plan.result;
+    if (!r.feasible) {
+      const perPeer = r.excluded.map((e) => `${e.peer.name}: ${e.reasons.join('; ')}`);
+      throw new ConflictError(`the placement is infeasible: ${[...r.reasons, ...perPeer].join('; ')}`, {
+        hint: 'plan_placement shows each peer’s share and why; add peers, lower replicas or change the policy',
+        details: {
+          reasons: r.reasons,
+          unplaced: r.unplaced,
+          excluded: exclusions(plan),
+        },
+      });
+    }
+    const peers = plan.candidates.filter((c) => !c.local);
+    return { plan, peers: await Promise.all(peers.map((c) => this.federation.resolve(c.id))) };
+  }
+
+  /**
+   * Makes the shares match a new plan: a share whose replicas, version or group change is sent again,
+   * a new member gets a share, a member the plan leaves out (or that left) gets 0.
+   */
+  private async placeShares(
+    trx: Db,
+    d: FederatedDeployment,
+    plan: PlacementPlan,
+    existing: DeploymentShare[],
+    onBehalfOf: string,
+    now: Date,
+  ): Promise<void> {
+    const local = new Set(plan.candidates.filter((c) => c.local).map((c) => c.id));
+    const wanted = new Map<string | null, { name: string; replicas: number }>();
+    for (const s of plan.result.shares) {
+      wanted.set(local.has(s.peer.id) ? null : s.peer.id, { name: s.peer.name, replicas: s.replicas });
+    }
+    for (const share of existing) {
+      if (!wanted.has(share.federationPeerId))
+        wanted.set(share.federationPeerId, { name: share.peerName, replicas: 0 });
+    }
+    for (const [peerId, w] of wanted) {
+      const target = shareTarget(d, w.name);
+      const old = existing.find((s) => s.federationPeerId === peerId);
+      if (old === undefined && w.replicas === 0) continue;
+      const share =
+        old === undefined
+          ? await insertShare(trx, {
+              federatedDeploymentId: d.id,
+              federationPeerId: peerId,
+              peerName: w.name,
+              plannedReplicas: w.replicas,
+              desiredReplicas: w.replicas,
+              version: target.version,
+              groupName: target.groupName,
+              at: now,
+            })
+          : { ...old, plannedReplicas: w.replicas, desiredReplicas: w.replicas, ...target };
+      if (
+        old !== undefined &&
+        old.desiredReplicas === w.replicas &&
+        old.plannedReplicas === w.replicas &&
+        old.version === target.version &&
+        old.groupName === target.groupName
+      ) {
+        continue;
+      }
+      if (old !== undefined) {
+        await updateShare(
+          trx,
+          share.id,
+          {
+            plannedReplicas: w.replicas,
+            desiredReplicas: w.replicas,
+            version: target.version,
+            groupName: target.groupName,
+            state: 'pending',
+            lastError: null,
+          },
+          now,
+        );
+      }
+      await this.dispatch(trx, d, share, onBehalfOf);
+    }
+  }
+
+  /** Sends a share to its peer through the outbox, or applies this platform's own share at once. */
+  private async dispatch(db: Db, d: FederatedDeployment, share: DeploymentShare, onBehalfOf: string): Promise<void> {
+    const now = this.deps.clock.now();
+    if (share.federationPeerId !== null) {
+      const peer = await findPeerById(db, share.federationPeerId);
+      try {
+        if (peer === null) throw new NotFoundError(`federation peer ${share.peerName} is gone`);
+        await this.calls.enqueue(db, peer, DEPLOYMENT_OPERATIONS.assign, argsOf(d, share), {
+          onBehalfOf,
+          carries: PLACEMENT_RESIDENCY_KINDS,
+        });
+      } catch (err) {
+        // A peering no longer live, or residency that now keeps deployments from it: refused before a byte
+        // left (the residency gate audited it); the share shows why, and the rebalancer moves it.
+        if (!(err instanceof FlotillaError)) throw err;
+        await updateShare(db, share.id, { state: 'failed', lastError: err.message }, now);
+      }
+      return;
+    }
+    const operator = await findOperatorByName(db, onBehalfOf);
+    if (operator === null || operator.revokedAt !== null) {
+      await updateShare(db, share.id, { state: 'failed', lastError: `${onBehalfOf} is not an active operator` }, now);
+      return;
+    }
+    const caller = { operatorId: operator.id, name: operator.name, role: operator.role };
+    const report = await this.shares.apply(db, caller, argsOf(d, share), null, now);
+    await this.recordReport(db, share, report, now);
+  }
+
   /** Records what a share's platform said; on drift, an event and the share sent again. */
   private async observe(
     d: FederatedDeployment,
@@ -477,7 +557,7 @@ export class FederatedDeploymentsService {
     report: ShareReport | null,
     now: Date,
   ): Promise<void> {
-    const seen = report ?? { assigned: 0, running_healthy: 0, drifted: 0 };
+    const seen = report ?? { assigned: 0, running_healthy: 0, drifted: 0, upgrading: 0 };
     const reasons = driftReasons(share, seen);
     await this.deps.db.transaction().execute(async (trx) => {
       await this.recordReport(trx, share, seen, now);
@@ -498,18 +578,7 @@ export class FederatedDeploymentsService {
         },
         now,
       );
-      if (peer === null) {
-        const creator = await findOperatorByName(trx, d.createdBy);
-        if (creator === null || creator.revokedAt !== null) return;
-        await this.applyShare(
-          trx,
-          { operatorId: creator.id, name: creator.name, role: creator.role },
-          argsOf(d, share),
-          now,
-        );
-      } else {
-        await this.sendShare(trx, peer, d, share, d.createdBy);
-      }
+      if (peer === null || peer.status === 'active') await this.dispatch(trx, d, share, d.createdBy);
     });
   }
 
@@ -529,26 +598,14 @@ export class FederatedDeploymentsService {
     );
   }
 
-  private async sendShare(
-    db: Db,
-    peer: FederationPeer,
-    d: FederatedDeployment,
-    share: DeploymentShare,
-    onBehalfOf: string,
-  ): Promise<void> {
-    await this.calls.enqueue(db, peer, DEPLOYMENT_OPERATIONS.assign, argsOf(d, share), {
-      onBehalfOf,
-      carries: PLACEMENT_RESIDENCY_KINDS,
-    });
-  }
-
   private async view(db: Db, d: FederatedDeployment): Promise<DeploymentView> {
     const shares = await listShares(db, d.id);
     return { deployment: d, shares, overall: overallStateOf(shares) };
   }
 }
 
-function argsOf(d: FederatedDeployment, share: DeploymentShare): ShareArgs {
+/** The share as it travels to its platform. */
+export function argsOf(d: FederatedDeployment, share: DeploymentShare): ShareArgs {
   return {
     federated_deployment_id: d.id,
     name: d.name,
@@ -556,7 +613,34 @@ function argsOf(d: FederatedDeployment, share: DeploymentShare): ShareArgs {
     version: share.version,
     group: share.groupName,
     replicas: share.desiredReplicas,
+    rollout: d.rollout,
   };
+}
+
+function declared(d: FederatedDeployment): DeploymentPatch {
+  return {
+    version: d.version,
+    replicas: d.replicas,
+    groupName: d.groupName,
+    includeLocal: d.includeLocal,
+    placement: d.placement,
+    overrides: d.overrides,
+    peers: d.peers,
+    failback: d.failback,
+    rollout: d.rollout,
+  };
+}
+
+function changedFields(a: DeploymentPatch, b: DeploymentPatch): string[] {
+  return (Object.keys(b) as (keyof DeploymentPatch)[]).filter((k) => !isDeepStrictEqual(a[k], b[k]));
+}
+
+function sharesByName(plan: PlacementPlan): Record<string, number> {
+  return Object.fromEntries(plan.result.shares.map((s) => [s.peer.name, s.replicas]));
+}
+
+function exclusions(plan: PlacementPlan): { peer: string; reasons: string[] }[] {
+  return plan.result.excluded.map((e) => ({ peer: e.peer.name, reasons: e.reasons }));
 }
 
 /** The active local operator a call names: a share is assigned as that operator, under its own role. */

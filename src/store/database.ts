@@ -169,6 +169,8 @@ export interface RolloutsTable {
   federation_rollout_ref: string | null;
   /** Synchronized federated leg: the highest batch index it may start; null = no barrier. */
   barrier_batch: number | null;
+  /** Scoped to these instances of the group; null: every live instance. */
+  instance_ids: string[] | null;
   /** The peer that started this rollout as its leg of a federated rollout; null for local rollouts. */
   federation_origin_peer_id: string | null;
   reason: string | null;
@@ -475,6 +477,9 @@ export interface FederatedDeploymentsTable {
   include_local: boolean;
   placement: Json<Record<string, unknown>>;
   overrides: Json<Record<string, unknown>>;
+  peers: Json<string[]>;
+  failback: boolean;
+  rollout: Json<Record<string, unknown>>;
   state: string;
   created_by: string;
   created_at: Timestamp;
@@ -488,6 +493,7 @@ export interface FederatedDeploymentSharesTable {
   /** null: this platform's own share. */
   federation_peer_id: string | null;
   peer_name: string;
+  planned_replicas: number;
   desired_replicas: number;
   version: string;
   group_name: string;
@@ -498,6 +504,16 @@ export interface FederatedDeploymentSharesTable {
   last_error: string | null;
   state: string;
   updated_at: Timestamp;
+}
+
+export interface FederatedDeploymentAssignmentsTable {
+  federated_deployment_id: string;
+  instance_id: string;
+  /** null: a deployment created on this platform. */
+  origin_peer_id: string | null;
+  module_id: string;
+  version_id: string;
+  assigned_at: Timestamp;
 }
 
 export interface Database {
@@ -538,4 +554,5 @@ export interface Database {
   migration_chain_hops: MigrationChainHopsTable;
   federated_deployments: FederatedDeploymentsTable;
   federated_deployment_shares: FederatedDeploymentSharesTable;
+  federated_deployment_assignments: FederatedDeploymentAssignmentsTable;
 }

@@ -2,6 +2,7 @@
 // deleted, update a share from its platform's report. Plain functions taking `db` or `trx`.
 import { sql, type Selectable } from 'kysely';
 import type {
+  DeploymentRollout,
   DeploymentShare,
   FederatedDeployment,
   FederatedDeploymentState,
@@ -23,6 +24,9 @@ function toDeployment(r: Selectable<FederatedDeploymentsTable>): FederatedDeploy
     includeLocal: r.include_local,
     placement: r.placement as unknown as PlacementPolicy,
     overrides: r.overrides as unknown as ShareOverrides,
+    peers: r.peers,
+    failback: r.failback,
+    rollout: r.rollout as unknown as DeploymentRollout,
     state: r.state as FederatedDeploymentState,
     createdBy: r.created_by,
     createdAt: r.created_at,
@@ -37,6 +41,7 @@ function toShare(r: Selectable<FederatedDeploymentSharesTable>): DeploymentShare
     federatedDeploymentId: r.federated_deployment_id,
     federationPeerId: r.federation_peer_id,
     peerName: r.peer_name,
+    plannedReplicas: r.planned_replicas,
     desiredReplicas: r.desired_replicas,
     version: r.version,
     groupName: r.group_name,
@@ -59,6 +64,9 @@ export interface NewFederatedDeployment {
   includeLocal: boolean;
   placement: PlacementPolicy;
   overrides: ShareOverrides;
+  peers: readonly string[];
+  failback: boolean;
+  rollout: DeploymentRollout;
   createdBy: string;
   at: Date;
 }
@@ -75,6 +83,9 @@ export async function insertFederatedDeployment(db: Db, d: NewFederatedDeploymen
       include_local: d.includeLocal,
       placement: JSON.stringify(d.placement),
       overrides: JSON.stringify(d.overrides),
+      peers: JSON.stringify(d.peers),
+      failback: d.failback,
+      rollout: JSON.stringify(d.rollout),
       state: 'active',
       created_by: d.createdBy,
       created_at: d.at,
@@ -89,6 +100,7 @@ export interface NewShare {
   federatedDeploymentId: string;
   federationPeerId: string | null;
   peerName: string;
+  plannedReplicas: number;
   desiredReplicas: number;
   version: string;
   groupName: string;
@@ -102,6 +114,7 @@ export async function insertShare(db: Db, s: NewShare): Promise<DeploymentShare>
       federated_deployment_id: s.federatedDeploymentId,
       federation_peer_id: s.federationPeerId,
       peer_name: s.peerName,
+      planned_replicas: s.plannedReplicas,
       desired_replicas: s.desiredReplicas,
       version: s.version,
       group_name: s.groupName,
@@ -214,8 +227,45 @@ export async function markDeploymentDeleted(db: Db, id: string, at: Date): Promi
   return rows.length > 0;
 }
 
+/** The fields an update of the deployment may change. */
+export type DeploymentPatch = Pick<
+  FederatedDeployment,
+  'version' | 'replicas' | 'groupName' | 'includeLocal' | 'placement' | 'overrides' | 'peers' | 'failback' | 'rollout'
+>;
+
+export async function updateFederatedDeployment(db: Db, id: string, p: DeploymentPatch, at: Date): Promise<void> {
+  await db
+    .updateTable('federated_deployments')
+    .set({
+      version: p.version,
+      replicas: p.replicas,
+      group_name: p.groupName,
+      include_local: p.includeLocal,
+      placement: JSON.stringify(p.placement),
+      overrides: JSON.stringify(p.overrides),
+      peers: JSON.stringify(p.peers),
+      failback: p.failback,
+      rollout: JSON.stringify(p.rollout),
+      updated_at: at,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
 export type SharePatch = Partial<
-  Pick<DeploymentShare, 'assigned' | 'runningHealthy' | 'drifted' | 'lastContactAt' | 'lastError' | 'state'>
+  Pick<
+    DeploymentShare,
+    | 'assigned'
+    | 'runningHealthy'
+    | 'drifted'
+    | 'lastContactAt'
+    | 'lastError'
+    | 'state'
+    | 'plannedReplicas'
+    | 'desiredReplicas'
+    | 'version'
+    | 'groupName'
+  >
 >;
 
 export async function updateShare(db: Db, id: string, patch: SharePatch, at: Date): Promise<void> {
@@ -223,6 +273,10 @@ export async function updateShare(db: Db, id: string, patch: SharePatch, at: Dat
     .updateTable('federated_deployment_shares')
     .set({
       updated_at: at,
+      ...(patch.plannedReplicas === undefined ? {} : { planned_replicas: patch.plannedReplicas }),
+      ...(patch.desiredReplicas === undefined ? {} : { desired_replicas: patch.desiredReplicas }),
+      ...(patch.version === undefined ? {} : { version: patch.version }),
+      ...(patch.groupName === undefined ? {} : { group_name: patch.groupName }),
       ...(patch.assigned === undefined ? {} : { assigned: patch.assigned }),
       ...(patch.runningHealthy === undefined ? {} : { running_healthy: patch.runningHealthy }),
       ...(patch.drifted === undefined ? {} : { drifted: patch.drifted }),
@@ -238,40 +292,137 @@ export async function updateShare(db: Db, id: string, patch: SharePatch, at: Dat
 
 /**
  * A share as its platform sees it, for `module` at `version` in group `groupId`: live instances whose
- * effective desired version is it, those of them running its digest healthy, and those that reported
- * another digest after it was assigned (drifted).
+ * effective desired version is it, those of them running its digest healthy, those that reported another
+ * digest after it was assigned (drifted), and those this deployment is moving to it through an active
+ * rolling upgrade (upgrading).
  */
 export async function shareCounts(
   db: Db,
-  a: { groupId: string; moduleId: string; moduleName: string; versionId: string; digest: string },
-): Promise<{ assigned: number; runningHealthy: number; drifted: number }> {
-  const result = await sql<{ assigned: string; running_healthy: string; drifted: string }>`
+  a: {
+    federatedDeploymentId: string;
+    groupId: string;
+    moduleId: string;
+    moduleName: string;
+    versionId: string;
+    digest: string;
+  },
+): Promise<{ assigned: number; runningHealthy: number; drifted: number; upgrading: number }> {
+  const result = await sql<{ assigned: string; running_healthy: string; drifted: string; upgrading: string }>`
     SELECT count(*) AS assigned,
            count(*) FILTER (WHERE (i.running_module_digests ->> ${a.moduleName}) = ${a.digest}
                               AND i.health = 'ok' AND i.status = 'running') AS running_healthy,
            count(*) FILTER (WHERE (i.running_module_digests ->> ${a.moduleName}) IS NOT NULL
                               AND (i.running_module_digests ->> ${a.moduleName}) <> ${a.digest}
-                              AND i.last_heartbeat_at > COALESCE(d.assigned_at, g.assigned_at)) AS drifted
+                              AND i.last_heartbeat_at > COALESCE(d.assigned_at, g.assigned_at)) AS drifted,
+           (SELECT count(*) FROM federated_deployment_assignments t
+              JOIN instances ti ON ti.id = t.instance_id AND ti.group_id = ${a.groupId} AND ti.status <> 'terminated'
+              LEFT JOIN instance_effective_versions te ON te.instance_id = t.instance_id AND te.module_id = ${a.moduleId}
+             WHERE t.federated_deployment_id = ${a.federatedDeploymentId} AND t.version_id = ${a.versionId}
+               AND te.version_id IS DISTINCT FROM ${a.versionId}
+               AND EXISTS (SELECT 1 FROM rollouts r WHERE r.group_id = ${a.groupId} AND r.module_id = ${a.moduleId}
+                             AND r.target_version_id = ${a.versionId}
+                             AND r.state IN ('planned', 'pending_approval', 'running', 'paused', 'circuit_open'))
+           ) AS upgrading
     FROM instances i
     JOIN instance_effective_versions e ON e.instance_id = i.id AND e.module_id = ${a.moduleId}
     LEFT JOIN instance_desired_versions d ON d.instance_id = i.id AND d.module_id = ${a.moduleId}
     LEFT JOIN group_module_versions g ON g.group_id = i.group_id AND g.module_id = ${a.moduleId}
     WHERE i.group_id = ${a.groupId} AND i.status <> 'terminated' AND e.version_id = ${a.versionId}`.execute(db);
   const r = result.rows[0]!;
-  return { assigned: Number(r.assigned), runningHealthy: Number(r.running_healthy), drifted: Number(r.drifted) };
+  return {
+    assigned: Number(r.assigned),
+    runningHealthy: Number(r.running_healthy),
+    drifted: Number(r.drifted),
+    upgrading: Number(r.upgrading),
+  };
 }
 
-/** Up to `limit` live instances of a group not assigned `versionId` of the module, running ones first. */
+/**
+ * Up to `limit` live instances of a group not assigned `versionId` of the module, in the order a share
+ * takes them: those this deployment assigned before (another version of it), then running ones, by name.
+ * `fresh`: the instance has no version of the module, desired or running, so it can be assigned at once.
+ */
 export async function instancesWithout(
   db: Db,
-  a: { groupId: string; moduleId: string; versionId: string; limit: number },
-): Promise<string[]> {
+  a: {
+    federatedDeploymentId: string;
+    groupId: string;
+    moduleId: string;
+    moduleName: string;
+    versionId: string;
+    limit: number;
+  },
+): Promise<{ id: string; fresh: boolean }[]> {
   if (a.limit <= 0) return [];
-  const result = await sql<{ id: string }>`
-    SELECT i.id FROM instances i
+  const result = await sql<{ id: string; fresh: boolean }>`
+    SELECT i.id, (e.version_id IS NULL AND (i.running_module_digests ->> ${a.moduleName}) IS NULL) AS fresh
+    FROM instances i
     LEFT JOIN instance_effective_versions e ON e.instance_id = i.id AND e.module_id = ${a.moduleId}
+    LEFT JOIN federated_deployment_assignments t
+      ON t.federated_deployment_id = ${a.federatedDeploymentId} AND t.instance_id = i.id
     WHERE i.group_id = ${a.groupId} AND i.status <> 'terminated' AND e.version_id IS DISTINCT FROM ${a.versionId}
-    ORDER BY (i.status = 'running') DESC, i.name, i.id
+      AND NOT EXISTS (SELECT 1 FROM federated_deployment_assignments o
+                       WHERE o.instance_id = i.id AND o.federated_deployment_id <> ${a.federatedDeploymentId})
+    ORDER BY (t.instance_id IS NOT NULL) DESC, (i.status = 'running') DESC, i.name, i.id
     LIMIT ${a.limit}`.execute(db);
-  return result.rows.map((r) => r.id);
+  return result.rows;
+}
+
+/** Remembers that the deployment's share assigned (or is upgrading) these instances to `versionId`. */
+export async function recordAssignments(
+  db: Db,
+  a: {
+    federatedDeploymentId: string;
+    originPeerId: string | null;
+    moduleId: string;
+    versionId: string;
+    instanceIds: readonly string[];
+    at: Date;
+  },
+): Promise<void> {
+  if (a.instanceIds.length === 0) return;
+  await sql`
+    INSERT INTO federated_deployment_assignments
+      (federated_deployment_id, instance_id, origin_peer_id, module_id, version_id, assigned_at)
+    SELECT ${a.federatedDeploymentId}, id, ${a.originPeerId}, ${a.moduleId}, ${a.versionId}, ${a.at}
+    FROM unnest(${a.instanceIds}::uuid[]) AS id
+    ON CONFLICT (federated_deployment_id, instance_id) DO UPDATE SET
+      version_id = excluded.version_id, assigned_at = excluded.assigned_at`.execute(db);
+}
+
+/**
+ * Gives back instances the deployment's share assigned: every one outside `groupId` (the share moved) or
+ * still recorded with another version (the share's version changed and nothing took them over), then the
+ * `excess` most recently assigned ones of `versionId` there (the share shrank). An
+ * instance's override is dropped only while it still is the deployment's version (so it falls back to its
+ * group's baseline); an override someone changed since stays theirs. Returns the instances released.
+ */
+export async function releaseAssignments(
+  db: Db,
+  a: { federatedDeploymentId: string; groupId: string; moduleId: string; versionId: string; excess: number },
+): Promise<string[]> {
+  const result = await sql<{ instance_id: string }>`
+    WITH picked AS (
+      SELECT t.instance_id, t.version_id FROM federated_deployment_assignments t
+      JOIN instances i ON i.id = t.instance_id
+      WHERE t.federated_deployment_id = ${a.federatedDeploymentId}
+        AND (i.group_id <> ${a.groupId} OR t.version_id <> ${a.versionId})
+      UNION ALL
+      (SELECT t.instance_id, t.version_id FROM federated_deployment_assignments t
+        JOIN instances i ON i.id = t.instance_id AND i.group_id = ${a.groupId}
+        JOIN instance_effective_versions e ON e.instance_id = t.instance_id AND e.module_id = ${a.moduleId}
+       WHERE t.federated_deployment_id = ${a.federatedDeploymentId} AND t.version_id = ${a.versionId}
+         AND e.version_id = ${a.versionId}
+       ORDER BY t.assigned_at DESC, t.instance_id
+       LIMIT ${Math.max(0, a.excess)})
+    ),
+    dropped AS (
+      DELETE FROM instance_desired_versions d USING picked p
+      WHERE d.instance_id = p.instance_id AND d.module_id = ${a.moduleId} AND d.version_id = p.version_id
+      RETURNING d.instance_id
+    )
+    DELETE FROM federated_deployment_assignments t USING picked p
+    WHERE t.federated_deployment_id = ${a.federatedDeploymentId} AND t.instance_id = p.instance_id
+    RETURNING t.instance_id`.execute(db);
+  return result.rows.map((r) => r.instance_id);
 }

@@ -2,7 +2,10 @@
 // drift reasons and the overall state. No I/O.
 import { describe, expect, it } from 'vitest';
 import {
+  deploymentRolloutOf,
   driftReasons,
+  failbackReady,
+  failoverReasons,
   overallStateOf,
   overridesSchema,
   shareStateOf,
@@ -37,27 +40,32 @@ describe('shareTarget', () => {
 
 describe('shareStateOf', () => {
   it('is in_sync when the share runs healthy everywhere it should', () => {
-    expect(shareStateOf(3, { assigned: 3, running_healthy: 3, drifted: 0 })).toBe('in_sync');
-    expect(shareStateOf(0, { assigned: 0, running_healthy: 0, drifted: 0 })).toBe('in_sync');
+    expect(shareStateOf(3, { assigned: 3, running_healthy: 3, drifted: 0, upgrading: 0 })).toBe('in_sync');
+    expect(shareStateOf(0, { assigned: 0, running_healthy: 0, drifted: 0, upgrading: 0 })).toBe('in_sync');
   });
 
   it('is progressing while assigned instances come up', () => {
-    expect(shareStateOf(3, { assigned: 3, running_healthy: 1, drifted: 0 })).toBe('progressing');
+    expect(shareStateOf(3, { assigned: 3, running_healthy: 1, drifted: 0, upgrading: 0 })).toBe('progressing');
+  });
+
+  it('is progressing, not drifted, while instances upgrade to the version there', () => {
+    expect(shareStateOf(3, { assigned: 1, running_healthy: 1, drifted: 0, upgrading: 2 })).toBe('progressing');
+    expect(shareStateOf(3, { assigned: 1, running_healthy: 1, drifted: 0, upgrading: 1 })).toBe('drifted');
   });
 
   it('is drifted when an instance lost the version or the peer is short of its share', () => {
-    expect(shareStateOf(3, { assigned: 3, running_healthy: 3, drifted: 1 })).toBe('drifted');
-    expect(shareStateOf(3, { assigned: 2, running_healthy: 2, drifted: 0 })).toBe('drifted');
+    expect(shareStateOf(3, { assigned: 3, running_healthy: 3, drifted: 1, upgrading: 0 })).toBe('drifted');
+    expect(shareStateOf(3, { assigned: 2, running_healthy: 2, drifted: 0, upgrading: 0 })).toBe('drifted');
   });
 });
 
 describe('driftReasons', () => {
   const share = { peerName: 'eu-1', desiredReplicas: 3 };
   it('says nothing when the share is whole', () => {
-    expect(driftReasons(share, { assigned: 3, running_healthy: 0, drifted: 0 })).toEqual([]);
+    expect(driftReasons(share, { assigned: 3, running_healthy: 0, drifted: 0, upgrading: 0 })).toEqual([]);
   });
   it('names drifted instances and a short share', () => {
-    expect(driftReasons(share, { assigned: 2, running_healthy: 2, drifted: 1 })).toEqual([
+    expect(driftReasons(share, { assigned: 2, running_healthy: 2, drifted: 1, upgrading: 0 })).toEqual([
       "1 instance(s) on eu-1 no longer run the deployment's version",
       'eu-1 has 2 of its 3 replica(s) assigned',
     ]);
@@ -80,5 +88,60 @@ describe('overallStateOf', () => {
   it('is degraded when a share failed or is unreachable, whatever the others', () => {
     expect(of('drifted', 'failed')).toBe('degraded');
     expect(of('in_sync', 'unreachable')).toBe('degraded');
+  });
+  it('leaves out a share that failed over: the others carry its replicas', () => {
+    expect(of('in_sync', 'failed_over')).toBe('in_sync');
+    expect(of('progressing', 'failed_over')).toBe('progressing');
+  });
+});
+
+describe('failover and failback', () => {
+  const member = (id: string | null, available: boolean, capacity: number | null = null) => ({
+    federationPeerId: id,
+    peerName: id ?? 'host',
+    available,
+    capacity,
+    reasons: available ? [] : [`federation peer ${id} is lost_contact, not active`],
+  });
+  const share = (id: string | null, planned: number, desired = planned) => ({
+    federationPeerId: id,
+    peerName: id ?? 'host',
+    plannedReplicas: planned,
+    desiredReplicas: desired,
+  });
+
+  it('asks for a failover when a member carrying replicas is unavailable or short of capacity', () => {
+    expect(failoverReasons([share('a', 2), share('b', 2)], [member('a', true), member('b', true)])).toEqual([]);
+    expect(failoverReasons([share('a', 2), share('b', 2)], [member('a', false), member('b', true)])).toEqual([
+      'a cannot carry its 2 replica(s): federation peer a is lost_contact, not active',
+    ]);
+    expect(failoverReasons([share('a', 2)], [member('a', true, 1)])).toEqual([
+      'a has 1 online instance(s) for its 2 replica(s)',
+    ]);
+    expect(failoverReasons([share('a', 2)], [])).toEqual(['a cannot carry its 2 replica(s): gone']);
+  });
+
+  it('never fails over a share that carries nothing', () => {
+    expect(failoverReasons([share('a', 2, 0)], [member('a', false)])).toEqual([]);
+  });
+
+  it('fails back only when asked to, and when every planned member can carry its share again', () => {
+    const moved = [share('a', 2, 0), share('b', 2, 4)];
+    expect(failbackReady(true, moved, [member('a', true), member('b', true)])).toBe(true);
+    expect(failbackReady(false, moved, [member('a', true), member('b', true)])).toBe(false);
+    expect(failbackReady(true, moved, [member('a', false), member('b', true)])).toBe(false);
+    expect(failbackReady(true, moved, [member('a', true, 1), member('b', true)])).toBe(false);
+    expect(failbackReady(true, [share('a', 2), share('b', 2)], [member('a', true), member('b', true)])).toBe(false);
+  });
+});
+
+describe('deploymentRolloutOf', () => {
+  it('fills the fields left out with the defaults', () => {
+    expect(deploymentRolloutOf(undefined)).toEqual({
+      strategy: { type: 'batch', batch_pct: 25 },
+      max_consecutive_failures: 2,
+      health_timeout_sec: 300,
+    });
+    expect(deploymentRolloutOf({ max_consecutive_failures: 1 }).max_consecutive_failures).toBe(1);
   });
 });

@@ -226,7 +226,30 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
       assigned: 2,
       reasons: ['peer-eu has 2 of its 3 replica(s) assigned'],
     });
+    // The victim runs another version now: eu moves it back by a rolling upgrade scoped to it, under eu's
+    // own four-eyes policy, so it waits for an eu approver and the share shows it upgrading, not drifted.
+    expect(await desired(eu, '1.26.0')).toHaveLength(2);
+    const [rollout] = await eu.store.db
+      .selectFrom('rollouts')
+      .select(['id', 'state', 'instance_ids', 'approval_request_id', 'requested_by'])
+      .execute();
+    expect(rollout).toMatchObject({ state: 'pending_approval', instance_ids: [victim], requested_by: ADMIN.name });
+    await host.app.reconciler.tickOnce();
+    expect((await get()).byPeer['peer-eu']).toMatchObject({ assigned: 2, state: 'progressing' });
+    expect(await countEvents(host.store.db, 'federation.deployment.drifted')).toBe(1);
+
+    const approver = await eu.memoryClient(await eu.operator('eve', 'approver'));
+    const approved = await call(approver, 'decide_approval', {
+      approval_request_id: rollout!.approval_request_id,
+      decision: 'approve',
+    });
+    expect(approved.isError).toBe(false);
+    await eu.app.reconciler.tickOnce();
     expect(await desired(eu, '1.26.0')).toHaveLength(3);
+    await agentsRunNginx(eu);
+    for (let i = 0; i < 3; i += 1) await eu.app.reconciler.tickOnce();
+    const done = await eu.store.db.selectFrom('rollouts').select('state').executeTakeFirstOrThrow();
+    expect(done.state).toBe('completed');
 
     await host.app.reconciler.tickOnce();
     const d = await get();
