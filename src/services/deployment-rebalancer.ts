@@ -60,8 +60,9 @@ export class DeploymentRebalancer {
       } else if (failbackReady(deployment.failback, shares, members)) {
         desired = new Map(shares.map((s) => [s.federationPeerId, s.plannedReplicas]));
         move = 'failback';
-      } else {
-        // A member back after a failover that is not failed back: tell it what it runs now.
+      } else if (!deployment.failback) {
+        // A member back after a failover that is not failed back: tell it what it runs now. (With failback,
+        // it keeps what it ran until the planned shares come back, so nothing moves twice.)
         const back = shares.filter((s) => s.state === 'failed_over' && memberOf(members, s)?.available === true);
         if (back.length > 0) {
           desired = new Map(back.map((s) => [s.federationPeerId, s.desiredReplicas]));

@@ -1,0 +1,189 @@
+// A federated deployment over three real platform processes (real clocks, simulated agents): a weighted
+// deployment lands half on each peer, moving instances off their old version by a rolling upgrade there.
+// One peer is killed with SIGKILL mid-reconciliation: once it is lost its share is placed on the other peer
+// (failover, audited), and when it is restarted on the same port and store the planned shares come back
+// (failback, audited) and the peer that covered gives the extra instances back.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AgentSimulator } from '../../src/agents/simulator.js';
+import {
+  ChildSet,
+  makeTempDir,
+  processDatabases,
+  restartServed,
+  startServed,
+  type ProcessDatabases,
+  type ServedPlatform,
+  type TempDir,
+} from '../helpers/cli.js';
+import { waitFor as waitForCondition } from '../helpers/fleet.js';
+import { silentLogger, STORE_KINDS } from '../helpers/store.js';
+
+const DEADLINE_MS = 120_000;
+const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> =>
+  waitForCondition(what, check, DEADLINE_MS);
+const AGENTS = 5;
+const digest = (c: string): string => `sha256:${c.repeat(64)}`;
+
+type Platform = ServedPlatform & { sim: AgentSimulator | null };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tool results read loosely, as an assistant does
+type Obj = Record<string, any>;
+
+describe.each(STORE_KINDS)('a federated deployment failing over and back on %s', (kind) => {
+  const children = new ChildSet();
+  let tmp: TempDir;
+  let databases: ProcessDatabases;
+  const platforms: Platform[] = [];
+
+  beforeAll(() => {
+    tmp = makeTempDir('flotilla-feddep-failover-');
+    databases = processDatabases(kind, tmp);
+  });
+  afterEach(async () => {
+    for (const p of platforms.splice(0)) {
+      await p.sim?.stop();
+      await p.client.close().catch(() => undefined);
+    }
+    await children.killAll();
+  });
+  afterAll(async () => {
+    await databases.dropAll();
+    tmp.remove();
+  });
+
+  async function start(name: string, region: string): Promise<Platform> {
+    const served = await startServed(children, name, [
+      ...['--region', region, '--database-url', await databases.url(name)],
+      ...['--tick-ms', '100', '--agent-heartbeat-ms', '200', '--peer-heartbeat-ms', '300', '--log-level', 'warn'],
+    ]);
+    const platform: Platform = Object.assign(served, { sim: null });
+    platforms.push(platform);
+    return platform;
+  }
+
+  async function tool(p: Platform, name: string, args: Record<string, unknown> = {}): Promise<Obj> {
+    const res = await p.client.callTool(name, args);
+    if (res.isError) throw new Error(`${p.name} ${name}: ${res.text}`);
+    return res.structured as Obj;
+  }
+
+  /** Agents in group web running nginx 1.24.0 (the group's baseline); 1.26.0 published; upgrades automatic. */
+  async function prepareFleet(p: Platform): Promise<void> {
+    await tool(p, 'publish_module_version', { module_name: 'nginx', version: '1.24.0', digest: digest('a') });
+    await tool(p, 'publish_module_version', { module_name: 'nginx', version: '1.26.0', digest: digest('b') });
+    await tool(p, 'set_intervention_policy', {
+      action: 'system.fleet_rolling_upgrade',
+      mode: 'auto',
+      four_eyes: false,
+    });
+    const enroll = await tool(p, 'create_enrollment_token', { group: 'web' });
+    await tool(p, 'assign_module_version', { group: 'web', module_name: 'nginx', version_id: '1.24.0' });
+    p.sim = new AgentSimulator({
+      url: p.url,
+      enrollToken: enroll.token as string,
+      count: AGENTS,
+      modules: { nginx: '1.24.0' },
+      failVersions: new Set(),
+      applyDelayMs: 50,
+      intervalMs: 200,
+      namePrefix: `${p.name}-web`,
+      logger: silentLogger,
+    });
+    p.sim.start();
+    await p.sim.waitEnrolled(60_000);
+  }
+
+  /** Instances of `p` whose agent reports nginx 1.26.0. */
+  const running126 = async (p: Platform): Promise<number> => {
+    const listed = await tool(p, 'list_instances', { group: 'web', limit: 100 });
+    return (listed.instances as Obj[]).filter((i) => i.running_module_digests?.nginx === digest('b')).length;
+  };
+
+  it('moves a lost peer’s share to the other peer and back when it returns', async () => {
+    const hq = await start('hq', 'eu-west-1');
+    const eu = await start('eu', 'eu-west-1');
+    const us = await start('us', 'us-east-1');
+    for (const target of [eu, us]) {
+      const proposed = await tool(hq, 'propose_federation_peer', { name: target.name, spawn_mode: 'autonomous_peer' });
+      await tool(target, 'accept_federation_peer', { parent_url: hq.url, acceptance_token: proposed.acceptance_token });
+    }
+    await tool(hq, 'publish_module_version', { module_name: 'nginx', version: '1.26.0', digest: digest('b') });
+    for (const p of [eu, us]) await prepareFleet(p);
+    // The peers' heartbeats carry their capacity (online instances of web): wait until hq knows both.
+    await waitFor('both peers to report their capacity', async () => {
+      const plan = await tool(hq, 'plan_placement', {
+        module_name: 'nginx',
+        version: '1.26.0',
+        replicas: 4,
+        group: 'web',
+        peers: ['eu', 'us'],
+        placement: { strategy: 'weighted' },
+      });
+      return (plan.peers as Obj[]).every((p) => p.capacity === AGENTS);
+    });
+
+    const created = await tool(hq, 'create_federated_deployment', {
+      name: 'web-nginx',
+      module_name: 'nginx',
+      version: '1.26.0',
+      replicas: 4,
+      group: 'web',
+      peers: ['eu', 'us'],
+      placement: { strategy: 'weighted' },
+      rollout: { strategy: { type: 'batch', batch_pct: 50 }, health_timeout_sec: 30 },
+    });
+    const id = created.federated_deployment.federated_deployment_id as string;
+    const view = async (): Promise<Obj> =>
+      (await tool(hq, 'get_federated_deployment', { federated_deployment_id: id })).federated_deployment as Obj;
+    const share = (v: Obj, peer: string): Obj => (v.shares as Obj[]).find((s) => s.peer_name === peer)!;
+
+    // Both peers upgrade two instances each from 1.24.0, by a rolling upgrade scoped to them.
+    await waitFor('the deployment to be in sync', async () => (await view()).overall === 'in_sync');
+    expect([await running126(eu), await running126(us)]).toEqual([2, 2]);
+    const euRollouts = (await tool(eu, 'list_rollouts', {})).rollouts as Obj[];
+    expect(euRollouts[0]).toMatchObject({ state: 'completed', scope: 'instances' });
+
+    await us.client.close();
+    await us.child.stop('SIGKILL');
+    const failed = await waitFor('us’s share to fail over to eu', async () => {
+      const v = await view();
+      return share(v, 'us').state === 'failed_over' && share(v, 'eu').desired === 4 && v;
+    });
+    expect(share(failed, 'us')).toMatchObject({ desired: 0, planned: 2 });
+    await waitFor('eu to run all four', async () => {
+      const v = await view();
+      return v.overall === 'in_sync' && share(v, 'eu').running_healthy === 4;
+    });
+    expect(await running126(eu)).toBe(4);
+    const failovers = (await tool(hq, 'recent_events', { kind_prefix: 'federation.deployment.failover' }))
+      .events as Obj[];
+    expect(failovers).toHaveLength(1);
+    expect(failovers[0]!.payload).toMatchObject({ from: { eu: 2, us: 2 }, to: { eu: 4, us: 0 } });
+    for (const peer of ['eu', 'us']) {
+      const log = (await tool(hq, 'get_audit_log', { federation_peer_id: peer, limit: 500 })).entries as Obj[];
+      expect(log.map((e) => e.action)).toContain('federated_deployment.failover');
+    }
+
+    await restartServed(children, us);
+    await waitFor('the planned shares to come back', async () => {
+      const v = await view();
+      return (
+        v.overall === 'in_sync' &&
+        share(v, 'us').desired === 2 &&
+        share(v, 'us').state === 'in_sync' &&
+        share(v, 'eu').desired === 2 &&
+        share(v, 'eu').assigned === 2
+      );
+    });
+    await waitFor('eu to give two instances back', async () => (await running126(eu)) === 2);
+    const failbacks = (await tool(hq, 'recent_events', { kind_prefix: 'federation.deployment.failback' }))
+      .events as Obj[];
+    expect(failbacks).toHaveLength(1);
+    expect(failbacks[0]!.payload).toMatchObject({ from: { eu: 4, us: 0 }, to: { eu: 2, us: 2 } });
+    const euLog = (await tool(hq, 'get_audit_log', { federation_peer_id: 'eu', limit: 500 })).entries as Obj[];
+    expect(euLog.map((e) => e.action)).toContain('federated_deployment.failback');
+    await waitFor('us to run its two again', async () => (await running126(us)) === 2);
+    // Nothing moved twice on us: its instances kept 1.26.0 while it was away, so no second upgrade ran.
+    const usRollouts = (await tool(us, 'list_rollouts', {})).rollouts as Obj[];
+    expect(usRollouts).toHaveLength(1);
+  }, 600_000);
+});
