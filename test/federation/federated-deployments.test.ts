@@ -344,6 +344,61 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     expect(await desired(us, '1.24.0')).toEqual([]);
   });
 
+  it('updates a deployment: a smaller share gives instances back there; the same update writes nothing', async () => {
+    const outbox = async () =>
+      Number(
+        (
+          await host.store.db
+            .selectFrom('federation_outbox')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const asViewer = await call(viewer, 'update_federated_deployment', {
+      federated_deployment_id: 'web-nginx',
+      replicas: 2,
+    });
+    expect(asViewer.error?.code).toBe('forbidden');
+    const tooMany = await call(admin, 'update_federated_deployment', {
+      federated_deployment_id: 'web-nginx',
+      replicas: 100,
+      placement: { strategy: 'resource_based' },
+    });
+    expect(tooMany.error?.code).toBe('conflict');
+    expect((await get()).byPeer['peer-eu']).toMatchObject({ desired: 3, planned: 3 });
+
+    const res = await call(admin, 'update_federated_deployment', {
+      federated_deployment_id: 'web-nginx',
+      replicas: 2,
+      placement: { strategy: 'weighted' },
+    });
+    expect(res.isError).toBe(false);
+    expect(res.data.changed).toBe(true);
+    // Only eu's share changed (3 → 1); us keeps its 1, so it is not sent again.
+    expect(await host.app.services.federation.calls.deliverDue(host.clock.now())).toBe(1);
+    expect(await desired(eu, '1.26.0')).toHaveLength(1);
+    expect(await desired(us, '1.26.0')).toHaveLength(1);
+    const d = await get();
+    expect(d.byPeer['peer-eu']).toMatchObject({ desired: 1, planned: 1, assigned: 1 });
+    expect(d.byPeer['peer-us']).toMatchObject({ desired: 1, planned: 1, assigned: 1 });
+    expect(await countEvents(host.store.db, 'federation.deployment.updated')).toBe(1);
+
+    const before = {
+      outbox: await outbox(),
+      events: await countEvents(host.store.db, 'federation.deployment.updated'),
+    };
+    const same = await call(admin, 'update_federated_deployment', {
+      federated_deployment_id: 'web-nginx',
+      replicas: 2,
+      placement: { strategy: 'weighted' },
+    });
+    expect(same.data.changed).toBe(false);
+    expect({
+      outbox: await outbox(),
+      events: await countEvents(host.store.db, 'federation.deployment.updated'),
+    }).toEqual(before);
+  });
+
   it('deletes a deployment: no longer reconciled, its assignments left in place', async () => {
     const res = await call(admin, 'delete_federated_deployment', { federated_deployment_id: deploymentId });
     expect(res.isError).toBe(false);
@@ -352,7 +407,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     host.clock.advance(5_000);
     await host.app.reconciler.tickOnce();
     expect((await get()).byPeer['peer-eu']!.last_contact_at).toBe(before);
-    expect(await desired(eu, '1.26.0')).toHaveLength(3);
+    expect(await desired(eu, '1.26.0')).toHaveLength(1);
     const again = await call(admin, 'delete_federated_deployment', { federated_deployment_id: deploymentId });
     expect(again.error?.code).toBe('conflict');
   });
