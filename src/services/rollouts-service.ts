@@ -19,6 +19,7 @@ import {
   archivedRollbackVersions,
   countLiveInstances,
   insertPlan,
+  instancesOutsideScope,
   listBatches,
   listTargets,
   previewBatches,
@@ -156,14 +157,9 @@ export class RolloutsService {
         hint: 'an admin can change it with set_intervention_policy; agent_introspect shows the policies',
       });
     }
-    const scope = input.instanceIds === undefined ? null : [...new Set(input.instanceIds)];
+    const scope = input.instanceIds === undefined ? null : scopeOf(input.instanceIds);
     const total = await countLiveInstances(db, group.id, scope);
-    if (scope !== null && total !== scope.length) {
-      throw new InvalidInputError(
-        `${scope.length - total} of the ${scope.length} instance(s) named are not live instances of group ${group.name}`,
-        { hint: 'list_instances shows the group’s live instances' },
-      );
-    }
+    if (scope !== null && total !== scope.length) throw await scopeRefusal(db, group, scope, total);
     if (total === 0) {
       throw new ConflictError(`group ${group.name} has no live instances to upgrade`, {
         hint: 'enroll agents first (create_enrollment_token), or check list_instances',
@@ -465,6 +461,44 @@ export class RolloutsService {
       );
     }
   }
+}
+
+/** The named instances, deduplicated (lower-cased); refuses an empty list or ids that are not uuids. */
+function scopeOf(ids: readonly string[]): string[] {
+  if (ids.length === 0) {
+    throw new InvalidInputError(
+      'instance_ids is empty: name at least one instance, or leave it out to upgrade the group',
+    );
+  }
+  const bad = ids.filter((id) => !isUuid(id));
+  if (bad.length > 0) {
+    throw new InvalidInputError(`not instance ids: ${listed(bad.map((id) => JSON.stringify(id)))}`, {
+      hint: 'instance ids are uuids; list_instances shows them',
+      details: { instance_ids: bad },
+    });
+  }
+  return [...new Set(ids.map((id) => id.toLowerCase()))];
+}
+
+/** Why a scoped plan is refused: each named id that is not a live instance of the group, and why. */
+async function scopeRefusal(db: Db, group: Group, scope: readonly string[], live: number): Promise<InvalidInputError> {
+  const outside = await instancesOutsideScope(db, group.id, scope);
+  return new InvalidInputError(
+    `${scope.length - live} of the ${scope.length} instance(s) named are not live instances of group ${group.name}: ` +
+      `${listed(outside.map((o) => `${o.id} (${o.terminated ? 'terminated' : 'not in the group'})`))}; nothing was planned`,
+    {
+      hint: 'list_instances shows the group’s live instances; plan again without these',
+      details: {
+        not_in_group: outside.filter((o) => !o.terminated).map((o) => o.id),
+        terminated: outside.filter((o) => o.terminated).map((o) => o.id),
+      },
+    },
+  );
+}
+
+/** At most 10 items, then how many more. */
+function listed(items: readonly string[]): string {
+  return items.length <= 10 ? items.join(', ') : `${items.slice(0, 10).join(', ')} and ${items.length - 10} more`;
 }
 
 function activeConflict(moduleName: string, groupName: string, rolloutId: string | null): ConflictError {

@@ -21,6 +21,21 @@ export async function countLiveInstances(db: Db, groupId: string, scope?: Scope)
   return Number(r.rows[0]?.n ?? 0);
 }
 
+/** Of `ids`, those that are not live instances of the group, in the order given (refusing a scoped plan). */
+export async function instancesOutsideScope(
+  db: Db,
+  groupId: string,
+  ids: readonly string[],
+): Promise<Array<{ id: string; terminated: boolean }>> {
+  const r = await sql<{ id: string; terminated: boolean }>`
+    SELECT x.id::text AS id, i.group_id IS NOT DISTINCT FROM ${groupId}::uuid AS terminated
+    FROM unnest(${ids}::uuid[]) WITH ORDINALITY AS x(id, ord)
+    LEFT JOIN instances i ON i.id = x.id
+    WHERE i.id IS NULL OR i.group_id <> ${groupId} OR i.status = 'terminated'
+    ORDER BY x.ord`.execute(db);
+  return r.rows;
+}
+
 /** Up to `perBatch` instance ids of each batch, computed without writing (dry runs). */
 export async function previewBatches(
   db: Db,
