@@ -24,7 +24,7 @@ import { isUuid } from '../domain/names.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import { strategyProblem, type Strategy } from '../domain/strategy.js';
-import { ConflictError, FlotillaError, InvalidInputError, NotFoundError } from '../errors.js';
+import { ConflictError, FlotillaError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import {
@@ -373,7 +373,10 @@ export class FederatedRolloutsService {
     return peer === null ? undefined : targets.find((t) => t.peer?.id === peer.id);
   }
 
-  /** Asks every peer (in parallel) and this platform whether it can take its leg; refuses naming each that cannot. */
+  /**
+   * Asks every peer (in parallel) and this platform whether it can take its leg; refuses naming each that
+   * cannot. A peer whose authorization refuses the caller is not a precheck problem: that leg fails.
+   */
   private async precheck(caller: Caller, targets: Target[], moduleName: string, targetVersion: string) {
     const problems = await Promise.all(
       targets.map(async (t): Promise<{ peer: string; problem: string } | null> => {
@@ -398,6 +401,9 @@ export class FederatedRolloutsService {
             answer = parsed.data;
           } catch (err) {
             if (!(err instanceof FlotillaError)) throw err;
+            // The peer's own authorization refused the caller (unknown there, or a role it lacks): the
+            // leg is still requested, so its start carries the name and fails there with the reason.
+            if (err instanceof ForbiddenError) return null;
             return { peer: t.name, problem: `precheck failed: ${err.message}` };
           }
         }

@@ -85,6 +85,7 @@ interface LegView {
   id: string;
   federation_peer_id: string | null;
   peer_name: string;
+  group: string;
   state: string;
   rollout_id: string | null;
   current_batch: number;
@@ -440,6 +441,8 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     expect(resumed.legs.filter((l) => l.outcome !== 'skipped').map((l) => l.peer_name)).toEqual(['east']);
     const done = await runUntil(created.id, f, (v) => v.state !== 'running');
     expect(done.state).toBe('completed');
+    expect(await peerAudit(origin, 'east')).toContain('federated_rollout.resume');
+    expect(await peerAudit(east, 'origin')).toContain('federated_rollout.resume');
   });
 
   it('rolls back every leg across peers', async () => {
@@ -474,6 +477,162 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
       expect(await peerAudit(s, 'origin')).toContain('federated_rollout.rollback');
     }
     expect(await countEvents(origin.p.store.db, 'federation.rollout.rollback')).toBe(1);
+  });
+
+  it('sends each peer its per_peer_group, and refuses an override naming a group a peer lacks', async () => {
+    const f = await fleets('ppg', 2);
+    const base = { module_name: 'mod-ppg', target_version: '1.26.0', peers: ['east', 'west'], include_local: true };
+    const rows = () => origin.p.store.db.selectFrom('federated_rollouts').select('id').execute();
+    const before = await rows();
+    const bad = await call(lead, 'create_federated_rollout', {
+      ...base,
+      group: 'group-ppg',
+      per_peer_group: { west: 'group-elsewhere' },
+    });
+    expect(bad.error?.code).toBe('conflict');
+    expect(bad.error?.message).toContain('west: group group-elsewhere is missing');
+    expect(bad.error?.message).not.toContain('east:');
+    expect(await rows()).toEqual(before);
+
+    // The default group exists nowhere: every leg runs only because its override reached its platform.
+    const created = await create({
+      ...base,
+      peers: ['east', peerIds.west],
+      group: 'group-nowhere',
+      per_peer_group: { east: 'group-ppg', [peerIds.west]: 'group-ppg', local: 'group-ppg' },
+    });
+    expect(created.legs.map((l) => [l.peer_name, l.group])).toEqual([
+      ['origin', 'group-ppg'],
+      ['east', 'group-ppg'],
+      ['west', 'group-ppg'],
+    ]);
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done.state).toBe('completed');
+  });
+
+  it('fails the leg of a peer where the caller is unknown or lacks the role, with the reason, while the others go on', async () => {
+    const f = await fleets('who', 2);
+    const solo = await origin.p.memoryClient(await origin.p.operator('solo', 'admin'));
+    await west.p.operator('solo', 'viewer'); // east has no solo at all
+    const res = await call(solo, 'create_federated_rollout', {
+      module_name: 'mod-who',
+      target_version: '1.26.0',
+      peers: ['east', 'west'],
+      include_local: true,
+      group: 'group-who',
+      strategy: { type: 'batch', batch_pct: 50 },
+    });
+    expect(res.error).toBeUndefined();
+    const id = (res.data.federated_rollout as RolloutView).id;
+    const done = await runUntil(id, f, (v) => v.state !== 'running');
+    expect(legOf(done, 'east')).toMatchObject({ state: 'failed', rollout_id: null });
+    expect(legOf(done, 'east').last_error).toContain('on behalf of solo, who is not an active operator here');
+    expect(legOf(done, 'west')).toMatchObject({ state: 'failed', rollout_id: null });
+    expect(legOf(done, 'west').last_error).toContain('operator solo is viewer');
+    expect(legOf(done, 'origin')).toMatchObject({ state: 'completed', healthy_total: 2 });
+    expect(done.state).toBe('failed');
+    expect(done.reason).toMatch(/east: .*solo.*west: .*solo/);
+    for (const s of [east, west]) {
+      const rows = await s.p.store.db.selectFrom('rollouts').select('id').where('federation_rollout_ref', '=', id);
+      expect(await rows.execute(), s.name).toEqual([]);
+    }
+  });
+
+  it('aborts every leg across peers, audited on each peer’s log on both sides', async () => {
+    const f = await fleets('ab', 6);
+    const created = await create({
+      module_name: 'mod-ab',
+      peers: ['east', 'west'],
+      include_local: true,
+      group: 'group-ab',
+      strategy: { type: 'batch', batch_pct: 30 },
+    });
+    await round(f);
+    const res = await control(created.id, { action: 'abort', reason: 'wrong window' });
+    expect(res.federated_rollout.state).toBe('aborting');
+    expect(res.legs.map((l) => [l.peer_name, l.outcome])).toEqual([
+      ['origin', 'applied'],
+      ['east', 'queued'],
+      ['west', 'queued'],
+    ]);
+    const done = await runUntil(created.id, f, (v) => v.state !== 'aborting');
+    expect(done.state).toBe('aborted');
+    expect(done.legs.map((l) => l.state)).toEqual(['aborted', 'aborted', 'aborted']);
+    for (const s of [east, west]) {
+      expect(await peerAudit(origin, s.name)).toContain('federated_rollout.abort');
+      expect(await peerAudit(s, 'origin')).toContain('federated_rollout.abort');
+      expect((await legRollout(s, created.id)).state).toBe('aborted');
+      expect(await batchesStarted(s, created.id)).toEqual([0]);
+    }
+    expect(await countEvents(origin.p.store.db, 'federation.rollout.abort')).toBe(1);
+    expect(await countEvents(origin.p.store.db, 'federation.rollout.aborted')).toBe(1);
+  });
+
+  it('shows a leg’s open circuit breaker and its pending decision at the origin; the decision is made on that peer', async () => {
+    const f = await fleets('cb', 6);
+    for (const [s, fleet] of f) if (s !== west) fleet.failing = () => false; // only west's instances fail
+    const created = await create({
+      module_name: 'mod-cb',
+      target_version: '1.26.0-broken',
+      peers: ['east', 'west'],
+      include_local: true,
+      group: 'group-cb',
+      strategy: { type: 'batch', batch_pct: 30 },
+      max_consecutive_failures: 2,
+    });
+    const tripped = await runUntil(created.id, f, (v) => legOf(v, 'west').state === 'circuit_open');
+    const leg = legOf(tripped, 'west');
+    expect(leg.pending_approval_ids).toHaveLength(1);
+    const approvalId = leg.pending_approval_ids[0]!;
+    expect(leg.waiting_for).toBe(`circuit_open on west: a continuation decision (approval ${approvalId})`);
+    expect(leg.failed_total).toBe(2);
+    expect(tripped.waiting).toContain(leg.waiting_for);
+    // The breaker and its approval live on west: the origin has no such approval to decide.
+    await expect(origin.p.app.services.approvals.get(approvalId)).rejects.toMatchObject({ code: 'not_found' });
+    const others = await runUntil(created.id, f, (v) =>
+      ['origin', 'east'].every((p) => legOf(v, p).state === 'completed'),
+    );
+    expect(legOf(others, 'west').state).toBe('circuit_open');
+    expect(others.state).toBe('running');
+
+    await west.p.app.services.approvals.decide(west.crew.bob, {
+      id: approvalId,
+      decision: 'approve',
+      option: 'rollback_completed_batches',
+    });
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(legOf(done, 'west')).toMatchObject({ state: 'rolled_back', pending_approval_ids: [] });
+    expect(done.state).toBe('rolled_back');
+  });
+
+  it('switching an independent rollout to synchronized sets the barrier at the lowest batch and holds the leg ahead', async () => {
+    const f = await fleets('tosync', 6, [east, west]);
+    const created = await create({
+      module_name: 'mod-tosync',
+      peers: ['east', 'west'],
+      group: 'group-tosync',
+      strategy: { type: 'batch', batch_pct: 30 },
+    });
+    await tickAll(); // starts delivered; both legs start batch 0
+    await round(f, [west]);
+    const switched = await control(created.id, { action: 'set_coordination', coordination: 'synchronized' });
+    expect(switched.federated_rollout).toMatchObject({ coordination: 'synchronized', barrier_batch: 0 });
+    expect(switched.legs.map((l) => [l.peer_name, l.outcome])).toEqual([
+      ['east', 'queued'],
+      ['west', 'queued'],
+    ]);
+    await tickAll(); // the barrier reaches both legs
+    expect((await legRollout(east, created.id)).barrierBatch).toBe(0);
+    const atSwitch = await batchesStarted(east, created.id);
+    await round(f, [west]);
+    await round(f, [west]);
+    expect(await batchesStarted(east, created.id)).toEqual(atSwitch);
+    expect(legOf(await view(created.id), 'east').waiting_for).toBe('barrier: waiting for west (batch 0)');
+    expect(await peerAudit(origin, 'east')).toContain('federated_rollout.set_coordination');
+    expect(await peerAudit(east, 'origin')).toContain('federated_rollout.set_barrier');
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done.state).toBe('completed');
+    expect(done.legs.map((l) => l.completed_batches)).toEqual([3, 3]);
   });
 
   // ---- the seed's failure table -----------------------------------------------------------------
@@ -563,6 +722,8 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     await tickAll();
     expect((await legRollout(west, created.id)).state).toBe('paused');
     expect((await legRollout(east, created.id)).state).toBe('running');
+    expect(await peerAudit(origin, 'west')).toContain('federated_rollout.pause');
+    expect(await peerAudit(west, 'origin')).toContain('federated_rollout.pause');
 
     links.toEast.up();
     links.eastToOrigin.up();
@@ -613,5 +774,34 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     expect(legOf(eastDone, 'west')).toMatchObject({ state: 'running', completed_batches: 0 });
     const done = await runUntil(created.id, f, (v) => v.state !== 'running');
     expect(done.state).toBe('completed');
+  });
+
+  it('refuses to target a registered peer that is not active, by the name given and its status', async () => {
+    const westPeer = () => origin.p.app.services.federation.resolve('west');
+    links.toWest.down();
+    links.westToOrigin.down();
+    try {
+      for (let i = 0; i < 10 && (await westPeer()).status === 'active'; i++) {
+        for (const s of sites) s.p.clock.advance(20_000);
+        await tick(origin.p);
+      }
+      expect((await westPeer()).status).toBe('lost_contact');
+      const res = await call(lead, 'create_federated_rollout', {
+        module_name: 'mod-pre',
+        target_version: '1.26.0',
+        peers: ['east', 'west'],
+        group: 'group-pre',
+      });
+      expect(res.error?.code).toBe('conflict');
+      expect(res.error?.message).toContain('federation peer west is lost_contact');
+    } finally {
+      links.toWest.up();
+      links.westToOrigin.up();
+    }
+    for (let i = 0; i < 10 && (await westPeer()).status !== 'active'; i++) {
+      for (const s of sites) s.p.clock.advance(20_000);
+      await tickAll();
+    }
+    expect((await westPeer()).status).toBe('active');
   });
 });
