@@ -446,4 +446,38 @@ describe.each(STORE_KINDS)('federated rollout legs, target side, on %s', (kind) 
     expect(second).toMatchObject({ status: 'failed', response_status: 409 });
     expect(await rolloutsWithRef(args.federated_rollout_id)).toHaveLength(1);
   });
+
+  it('applies a control delivered twice with the same idempotency key once', async () => {
+    const fleet = await FleetScenario.create(b, crew, 'dupctl', 4);
+    const { ref, rolloutId } = await started(fleet);
+    await tick(b);
+    const calls = a.app.services.federation.calls;
+    const peer = await bFromA();
+    const args = { federated_rollout_id: ref, action: 'pause', reason: 'once only' };
+    const entry = await a.store.db
+      .transaction()
+      .execute((trx) => calls.enqueue(trx, peer, 'rollouts.control', args, { onBehalfOf: 'planner' }));
+    const row = () =>
+      a.store.db.selectFrom('federation_outbox').selectAll().where('id', '=', entry.id).executeTakeFirstOrThrow();
+    await calls.deliverDue(a.clock.now());
+    const first = await row();
+    expect(first).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(first.response).toMatchObject({ rollout_id: rolloutId, state: 'paused' });
+
+    // A crash after B applied the pause but before A settled the entry: delivered again after the lease.
+    await a.store.db
+      .updateTable('federation_outbox')
+      .set({ status: 'pending', finished_at: null, response: null, response_status: null })
+      .where('id', '=', entry.id)
+      .execute();
+    for (const p of platforms()) p.clock.advance(OUTBOX_LEASE_MS);
+    expect(await calls.deliverDue(a.clock.now())).toBe(1);
+    expect(await row()).toMatchObject({ status: 'delivered', attempts: 2, response: first.response });
+    expect(await rolloutEvents(b, rolloutId, 'paused')).toHaveLength(1);
+    const pauses = (await auditOnB(ab.onB.id)).filter(
+      (e) => e.action === 'federated_rollout.pause' && e.payload.rollout_id === rolloutId,
+    );
+    expect(pauses).toHaveLength(1);
+    expect((await b.app.services.rollouts.get(rolloutId)).rollout.state).toBe('paused');
+  });
 });

@@ -155,5 +155,7 @@ describe.each(STORE_KINDS)('a federated rollout with a target killed mid-rollout
     expect(new Set(batches).size).toBe(leg(done, 'us').batch_count);
     const drift = await tool(us, 'drift_report', { group: 'web' });
     expect(drift.drift).toBe(false);
+    // Every agent changed version exactly once (1.24.0 → 1.26.0): none was told to start it again.
+    for (const p of [hq, us, ap]) expect(p.sim!.stats.applied, p.name).toBe(AGENTS);
   }, 600_000);
 });
