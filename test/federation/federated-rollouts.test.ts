@@ -538,6 +538,35 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     }
   });
 
+  it('applies a canary_step_up strategy per peer, named by this platform’s module_id: the same canary first everywhere', async () => {
+    const f = await fleets('canary', 6);
+    const created = await create({
+      module_id: f.get(origin)!.target.moduleId,
+      peers: ['east', 'west'],
+      include_local: true,
+      group: 'group-canary',
+      coordination: 'synchronized',
+      strategy: { type: 'canary_step_up', canary_count: 1, step_pct: 50 },
+    });
+    await tickAll(); // starts delivered; every leg starts its canary batch
+    for (const s of sites) {
+      const r = await legRollout(s, created.id);
+      expect(r.moduleName, s.name).toBe('mod-canary');
+      const started = await rolloutEvents(s.p, r.id, 'batch_started');
+      expect(
+        started.map((e) => [e.payload.batch_index, e.payload.instance_count]),
+        s.name,
+      ).toEqual([[0, 1]]);
+    }
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done.state).toBe('completed');
+    expect(done.legs.map((l) => [l.batch_count, l.completed_batches, l.healthy_total])).toEqual([
+      [3, 3, 6],
+      [3, 3, 6],
+      [3, 3, 6],
+    ]);
+  });
+
   it('aborts every leg across peers, audited on each peer’s log on both sides', async () => {
     const f = await fleets('ab', 6);
     const created = await create({
