@@ -314,7 +314,7 @@ describe('spawning child platforms (parent on pglite)', () => {
   );
 
   it(
-    'spawns a managed_child that both sides list as managed_child',
+    'spawns a managed_child that both sides list as managed_child, with its 365-day grants on both sides',
     async () => {
       const spawned = await call(admin, 'spawn_child_platform', {
         spawn_mode: 'managed_child',
@@ -340,6 +340,29 @@ describe('spawning child platforms (parent on pglite)', () => {
           return list.peers[0]?.status === 'active' ? list.peers : undefined;
         });
         expect(peers[0]).toMatchObject({ name: 'parent-a', spawn_role: 'child', spawn_mode: 'managed_child' });
+
+        // The managed_child grants: the parent's mirror landed at accept, the child's own on its first run.
+        const yearFromNow = (iso: unknown) =>
+          Math.abs(new Date(iso as string).getTime() - (Date.now() + 365 * 86_400_000)) < 3_600_000;
+        const onParent = (await call(admin, 'list_federation_grants', { federation_peer_id: 'managed-1' })).data
+          .grants as Peer[];
+        expect(onParent).toEqual([
+          expect.objectContaining({ direction: 'received', scopes: ['read', 'write', 'admin'], status: 'active' }),
+        ]);
+        expect(yearFromNow(onParent[0]!.expires_at)).toBe(true);
+        const grantsOnChild = await waitFor('the child-side grant', async () => {
+          const list = (await childClient.callTool('list_federation_grants', {})).structured as { grants: Peer[] };
+          return list.grants.length > 0 ? list.grants : undefined;
+        });
+        expect(grantsOnChild).toEqual([
+          expect.objectContaining({
+            direction: 'issued',
+            peer_name: 'parent-a',
+            scopes: ['read', 'write', 'admin'],
+            status: 'active',
+          }),
+        ]);
+        expect(yearFromNow(grantsOnChild[0]!.expires_at)).toBe(true);
       } finally {
         await childClient.close();
       }

@@ -27,6 +27,10 @@ describe.each(STORE_KINDS)('peer_audit_log on %s', (kind) => {
     return peer;
   }
 
+  /** Every row of the log, in a stable order. */
+  const allRows = () =>
+    store.db.selectFrom('peer_audit_log').selectAll().orderBy('federation_peer_id').orderBy('sequence').execute();
+
   /** Runs `change` with one trigger disabled, as only a table owner or superuser could. */
   async function behindTrigger(trigger: string, change: (trx: Transaction<Database>) => Promise<unknown>) {
     await store.db.transaction().execute(async (trx) => {
@@ -59,17 +63,21 @@ describe.each(STORE_KINDS)('peer_audit_log on %s', (kind) => {
       ['UPDATE', (p: string) => sql`UPDATE peer_audit_log SET actor = 'mallory' WHERE federation_peer_id = ${p}`],
       ['DELETE', (p: string) => sql`DELETE FROM peer_audit_log WHERE federation_peer_id = ${p}`],
       ['TRUNCATE', () => sql`TRUNCATE peer_audit_log`],
-    ])('refuses %s', async (_what, statement) => {
+    ])('refuses %s and leaves every row as it was', async (_what, statement) => {
+      const before = await allRows();
       const err = await rejection(statement(peer).execute(store.db));
       expect(err.code).toBe('42501');
       expect(err.message).toContain('peer_audit_log is append-only');
+      expect(await allRows()).toEqual(before);
+      expect(before.filter((r) => r.federation_peer_id === peer)).toHaveLength(2);
     });
 
     it.each([
       ['UPDATE', (p: string) => sql`UPDATE peer_audit_log SET actor = 'mallory' WHERE federation_peer_id = ${p}`],
       ['DELETE', (p: string) => sql`DELETE FROM peer_audit_log WHERE federation_peer_id = ${p}`],
       ['TRUNCATE', () => sql`TRUNCATE peer_audit_log`],
-    ])('refuses %s under session_replication_role = replica', async (_what, statement) => {
+    ])('refuses %s under session_replication_role = replica, changing nothing', async (_what, statement) => {
+      const before = await allRows();
       const err = await rejection(
         store.db.transaction().execute(async (trx) => {
           await sql`SET LOCAL session_replication_role = replica`.execute(trx);
@@ -77,6 +85,7 @@ describe.each(STORE_KINDS)('peer_audit_log on %s', (kind) => {
         }),
       );
       expect(err.code).toBe('42501');
+      expect(await allRows()).toEqual(before);
     });
 
     it('(control) lets a trigger not enabled ALWAYS be skipped under replica', async () => {
@@ -91,9 +100,11 @@ describe.each(STORE_KINDS)('peer_audit_log on %s', (kind) => {
       expect(updated.message).toBe('rolled back after updating 1 row');
     });
 
-    it('refuses to truncate the peers table with the log by CASCADE', async () => {
+    it('refuses to truncate the peers table with the log by CASCADE, changing nothing', async () => {
+      const before = await allRows();
       const err = await rejection(sql`TRUNCATE federation_peers CASCADE`.execute(store.db));
       expect(err.code).toBe('42501');
+      expect(await allRows()).toEqual(before);
     });
 
     it('refuses to delete a peer that has audit history', async () => {
