@@ -14,7 +14,7 @@ export default defineTool({
   name: 'create_federated_deployment',
   title: 'Create federated deployment',
   description:
-    'Places replicas of a module version over peers with the placement engine (refused with each peer’s reason when infeasible), records the deployment and sends each peer its share through the outbox, to be assigned there as you (instances on another version move by a rolling upgrade under that peer’s policy) and kept in sync each tick, with failover off members that cannot carry their share.',
+    'Places replicas of a module version over peers (refused with each peer’s reason when infeasible) and sends each peer its share through the outbox, assigned there as you, upgraded by a rolling upgrade under that peer’s policy and kept in sync each tick with failover.',
   role: 'admin',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   input: {

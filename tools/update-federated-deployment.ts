@@ -15,7 +15,7 @@ export default defineTool({
   name: 'update_federated_deployment',
   title: 'Update federated deployment',
   description:
-    'Changes a federated deployment (version, replicas, group, peers, include_local, placement, overrides, failback, rollout; fields left out stay) and places it again: shares that change are sent again through the outbox, a smaller share gives instances back on its peer, a peer left out gets 0. Refused with each peer’s reason when infeasible; a change equal to what is declared writes nothing (changed: false).',
+    'Changes a federated deployment (fields left out stay) and places it again, sending only the shares that change (a smaller share releases instances, an unchanged update writes nothing and answers changed: false).',
   role: 'admin',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: {
