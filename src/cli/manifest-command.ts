@@ -11,7 +11,9 @@ export const MANIFEST_HELP = `Usage:
   flotilla apply -f FILE [--url URL] [--token TOKEN]    make the platform match the manifest
 
 FILE is a fleet manifest in YAML or JSON (apiVersion: flotilla/v1, kind: Fleet; see examples/fleet.yaml).
---url / FLOTILLA_URL (default http://127.0.0.1:7410), --token / FLOTILLA_TOKEN (an operator token).
+Sections: modules, intervention_policies, peers (data_residency, boundary_rules), federated_deployments.
+--url / FLOTILLA_URL (default http://127.0.0.1:7410), --token / FLOTILLA_TOKEN (an operator token; changing
+policies, residency, boundary rules or federated deployments needs an admin's).
 apply validates the whole manifest first and applies nothing if any part is invalid; applying it again
 changes nothing. Exit status 1 when the platform refuses (every error is printed, located by its path).
 `;

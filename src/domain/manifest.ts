@@ -16,6 +16,12 @@ import {
 } from './capabilities.js';
 import type { PeerStatus } from './federation.js';
 import { checkLifecycleTransition, LIFECYCLE_STATES, nextLifecycleStates, type LifecycleState } from './lifecycle.js';
+import {
+  federatedDeploymentsSectionSchema,
+  planDeployments,
+  type DeploymentOp,
+  type FederatedManifestState,
+} from './manifest-deployments.js';
 import { digestSchema, moduleNameSchema, versionSchema } from './names.js';
 import { canonicalKinds, residencyPolicySchema, type ResidencyPolicy } from './residency.js';
 import { roleAllows, type Role } from './roles.js';
@@ -70,6 +76,7 @@ export const manifestSchema = z
     modules: z.array(moduleEntrySchema).max(500).optional(),
     intervention_policies: z.array(policyEntrySchema).max(50).optional(),
     peers: z.array(peerEntrySchema).max(500).optional(),
+    federated_deployments: federatedDeploymentsSectionSchema.optional(),
   })
   .superRefine((m, ctx) => {
     const once = (seen: Set<string>, key: string, path: (string | number)[], what: string): void => {
@@ -101,6 +108,10 @@ export const manifestSchema = z
         ),
       );
     });
+    const deployments = new Set<string>();
+    m.federated_deployments?.deployments.forEach((d, i) =>
+      once(deployments, d.name, ['federated_deployments', 'deployments', i, 'name'], `federated deployment ${d.name}`),
+    );
   });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -148,14 +159,6 @@ export function parseManifest(text: string): ManifestParse {
     return { ok: false, issues: [{ path: '(manifest)', message: (err as Error).message }] };
   }
   const issues: ManifestIssue[] = [];
-  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'federated_deployments' in raw) {
-    issues.push({
-      path: 'federated_deployments',
-      message: 'federated deployments are not supported in manifests yet; remove the section',
-    });
-    const { federated_deployments: _ignored, ...rest } = raw as Record<string, unknown>;
-    raw = rest;
-  }
   const parsed = manifestSchema.safeParse(raw ?? null);
   if (parsed.success && issues.length === 0) return { ok: true, manifest: parsed.data };
   if (!parsed.success) {
@@ -180,6 +183,8 @@ export interface ManifestState {
   policies: ReadonlyMap<string, { mode: PolicyMode; fourEyes: boolean }>;
   /** Peers by the reference the manifest gives; null when there is no such peer. */
   peers: ReadonlyMap<string, PeerManifestState | null>;
+  /** Of the federated deployments section: the deployments it names, the active ones, their peers. */
+  federated: FederatedManifestState;
 }
 
 export interface PeerManifestState {
@@ -195,7 +200,14 @@ export function moduleVersionKey(moduleName: string, version: string): string {
   return `${moduleName}\u0000${version}`;
 }
 
-export type ManifestSection = 'modules' | 'intervention_policies' | 'data_residency' | 'boundary_rules';
+export const MANIFEST_SECTIONS = [
+  'modules',
+  'intervention_policies',
+  'data_residency',
+  'boundary_rules',
+  'federated_deployments',
+] as const;
+export type ManifestSection = (typeof MANIFEST_SECTIONS)[number];
 export type ManifestChangeKind = 'create' | 'update' | 'delete' | 'none';
 
 /** What applying one change takes, through the services. */
@@ -207,7 +219,8 @@ export type ManifestOp =
   | { kind: 'set_residency'; peerId: string; policy: ResidencyPolicy | null }
   | { kind: 'create_rule'; peerId: string; rule: ManifestRule }
   | { kind: 'replace_rule'; peerId: string; ruleId: string; rule: ManifestRule }
-  | { kind: 'delete_rule'; ruleId: string };
+  | { kind: 'delete_rule'; ruleId: string }
+  | DeploymentOp;
 
 export interface ManifestRule {
   direction: BoundaryDirection;
@@ -490,6 +503,18 @@ export function planManifest(manifest: Manifest, state: ManifestState, callerRol
       }
     });
   });
+
+  if (manifest.federated_deployments !== undefined) {
+    const declared = new Set(
+      (manifest.modules ?? []).flatMap((mod) => mod.versions.map((v) => moduleVersionKey(mod.module_name, v.version))),
+    );
+    const section = planDeployments(manifest.federated_deployments, state.federated, (moduleName, version) => {
+      const key = moduleVersionKey(moduleName, version);
+      return state.versions.has(key) || declared.has(key);
+    });
+    changes.push(...section.changes);
+    issues.push(...section.issues);
+  }
 
   const roleIssues: ManifestIssue[] = [];
   if (callerRole !== null) {

@@ -1,7 +1,9 @@
 // Declarative management: diff and apply a fleet manifest. Loads what the manifest names, plans with the
 // pure planManifest, refuses the whole manifest on any problem (each located by its path), and applies
 // the changes through the owning services as the calling operator, so their roles and audits hold.
+// Reads come from the store; every write goes through a service.
 import type { PolicyMode } from '../domain/approvals.js';
+import type { FederatedDeployment } from '../domain/federated-deployment.js';
 import type { FederationPeer } from '../domain/federation.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import {
@@ -17,14 +19,16 @@ import {
 } from '../domain/manifest.js';
 import { isUuid } from '../domain/names.js';
 import type { Caller } from '../domain/roles.js';
-import { FlotillaError, ForbiddenError, InvalidInputError } from '../errors.js';
+import { FlotillaError, ForbiddenError, InvalidInputError, UnavailableError } from '../errors.js';
 import { findPolicy } from '../store/approvals-repository.js';
 import { listBoundaryRules } from '../store/boundary-rules-repository.js';
+import { findFederatedDeployment, listFederatedDeployments } from '../store/federated-deployments-repository.js';
 import { findModule, findVersion } from '../store/modules-repository.js';
 import { findPeerById, findPeerByName } from '../store/peers-repository.js';
 import { findResidencyPolicy } from '../store/residency-repository.js';
 import type { BoundaryService } from './boundary-service.js';
 import type { ServiceDeps } from './context.js';
+import type { FederatedDeploymentsService } from './federated-deployments-service.js';
 import type { ModulesService } from './modules-service.js';
 import type { PoliciesService } from './policies-service.js';
 import type { ResidencyService } from './residency-service.js';
@@ -36,6 +40,9 @@ export interface ManifestResult {
   /** True when nothing would change (diff) or nothing did (apply). */
   upToDate: boolean;
 }
+
+/** Active deployments read per page when a manifest prunes them. */
+const PRUNE_PAGE = 500;
 
 const INVALID_HINT = 'fix every error listed (each is located by its path in the manifest); nothing was applied';
 
@@ -51,6 +58,8 @@ export class ManifestService {
       policies: PoliciesService;
       residency: ResidencyService;
       boundary: BoundaryService;
+      /** Needed only to apply a `federated_deployments` section. */
+      federatedDeployments?: Pick<FederatedDeploymentsService, 'create' | 'update' | 'delete'>;
     },
   ) {}
 
@@ -75,6 +84,12 @@ export class ManifestService {
       throw new ForbiddenError(`the manifest needs more than the ${caller.role} role: ${issuesText(plan.roleIssues)}`, {
         hint: 'ask an admin to apply it, or leave the admin-only sections out; nothing was applied',
         details: { errors: plan.roleIssues },
+      });
+    }
+    const deploymentWrites = plan.changes.some((c) => c.section === 'federated_deployments' && c.change !== 'none');
+    if (deploymentWrites && this.services.federatedDeployments === undefined) {
+      throw new UnavailableError('this platform cannot apply federated deployments from a manifest', {
+        hint: 'the manifest service was built without the federated deployments service; nothing was applied',
       });
     }
     const applied: ManifestChange[] = [];
@@ -142,6 +157,19 @@ export class ManifestService {
       case 'create_rule':
         await boundary.create(caller, { peerRef: op.peerId, ...op.rule });
         return;
+      case 'create_deployment':
+        await this.services.federatedDeployments!.create(caller, {
+          name: op.name,
+          moduleName: op.moduleName,
+          ...op.spec,
+        });
+        return;
+      case 'update_deployment':
+        await this.services.federatedDeployments!.update(caller, op.id, op.spec);
+        return;
+      case 'delete_deployment':
+        await this.services.federatedDeployments!.delete(caller, op.id);
+        return;
     }
   }
 
@@ -184,7 +212,48 @@ export class ManifestService {
         rules: await listBoundaryRules(db, peer.id, 'ingress'),
       });
     }
-    return { versions, policies, peers };
+    return { versions, policies, peers, federated: await this.loadDeployments(manifest, versions) };
+  }
+
+  /** The deployments the manifest names, the active ones when it prunes, the peers they name, their versions. */
+  private async loadDeployments(
+    manifest: Manifest,
+    versions: Map<string, { digest: string; lifecycleState: LifecycleState }>,
+  ): Promise<ManifestState['federated']> {
+    const db = this.deps.db;
+    const section = manifest.federated_deployments;
+    const deployments = new Map<string, FederatedDeployment | null>();
+    const peers = new Map<string, { id: string; name: string; status: FederationPeer['status'] } | null>();
+    const active: FederatedDeployment[] = [];
+    for (const d of section?.deployments ?? []) {
+      deployments.set(d.name, await findFederatedDeployment(db, { name: d.name }));
+      const key = moduleVersionKey(d.module_name, d.version);
+      if (!versions.has(key)) {
+        const module = await findModule(db, { name: d.module_name });
+        const found = module === null ? null : await findVersion(db, { moduleId: module.id, version: d.version });
+        if (found !== null) versions.set(key, { digest: found.digest, lifecycleState: found.lifecycleState });
+      }
+      for (const ref of d.peers) {
+        if (peers.has(ref)) continue;
+        const peer = isUuid(ref) ? await findPeerById(db, ref) : await findPeerByName(db, ref);
+        peers.set(ref, peer === null ? null : { id: peer.id, name: peer.name, status: peer.status });
+      }
+    }
+    if (section?.prune === true) {
+      let before: { createdAt: Date; id: string } | undefined;
+      for (;;) {
+        const rows = await listFederatedDeployments(db, {
+          limit: PRUNE_PAGE,
+          state: 'active',
+          ...(before === undefined ? {} : { before }),
+        });
+        active.push(...rows.slice(0, PRUNE_PAGE));
+        if (rows.length <= PRUNE_PAGE) break;
+        const last = rows[PRUNE_PAGE - 1]!;
+        before = { createdAt: last.createdAt, id: last.id };
+      }
+    }
+    return { deployments, active, peers };
   }
 }
 

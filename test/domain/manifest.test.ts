@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { BoundaryRule } from '../../src/domain/capabilities.js';
+import { DEFAULT_DEPLOYMENT_ROLLOUT, type FederatedDeployment } from '../../src/domain/federated-deployment.js';
 import {
   lifecyclePath,
   moduleVersionKey,
@@ -28,7 +29,12 @@ function issues(text: string): Array<{ path: string; message: string }> {
   return result.issues;
 }
 
-const EMPTY: ManifestState = { versions: new Map(), policies: new Map(), peers: new Map() };
+const EMPTY: ManifestState = {
+  versions: new Map(),
+  policies: new Map(),
+  peers: new Map(),
+  federated: { deployments: new Map(), active: [], peers: new Map() },
+};
 
 describe('parseManifest', () => {
   it('reads the shipped example', () => {
@@ -37,7 +43,10 @@ describe('parseManifest', () => {
     expect(manifest.intervention_policies).toEqual([
       { action: 'system.fleet_rolling_upgrade', mode: 'require_approval', four_eyes: true },
     ]);
-    expect(manifest.peers?.[0]?.boundary_rules?.rules).toHaveLength(2);
+    expect(manifest.peers?.[0]?.boundary_rules?.rules).toHaveLength(3);
+    expect(manifest.federated_deployments?.deployments.map((d) => [d.name, d.peers])).toEqual([
+      ['web-nginx', ['eu-partner']],
+    ]);
   });
 
   it('reads JSON as well as YAML', () => {
@@ -111,20 +120,51 @@ peers:
       rules:
         - { action: accept, capability: versions.read, priority: 10 }
         - { action: drop, capability: '*', priority: 10 }
+federated_deployments:
+  deployments:
+    - { name: web, module_name: nginx, version: 1.0.0, replicas: 1, group: web, peers: [b], placement: { strategy: weighted } }
+    - { name: web, module_name: nginx, version: 2.0.0, replicas: 1, group: web, peers: [b], placement: { strategy: weighted } }
 `;
     expect(issues(text).map((i) => i.path)).toEqual([
       'modules[0].versions[1].version',
       'modules[1].module_name',
       'peers[0].boundary_rules.rules[1].priority',
+      'federated_deployments.deployments[1].name',
     ]);
   });
 
-  it('refuses federated deployments as not supported yet, alongside the other errors', () => {
-    const found = issues('apiVersion: flotilla/v1\nkind: Fleet\nfederated_deployments: []\nmodules: 3\n');
-    expect(found).toEqual([
-      { path: 'federated_deployments', message: expect.stringContaining('not supported in manifests yet') },
-      { path: 'modules', message: expect.any(String) },
-    ]);
+  it('locates every error of a federated deployment by its path', () => {
+    const found = issues(`apiVersion: flotilla/v1
+kind: Fleet
+federated_deployments:
+  prune: maybe
+  deployments:
+    - name: web
+      module_name: nginx
+      version: 1.0.0
+      replicas: -1
+      group: web
+      peers: []
+      placement: { strategy: resource_based, weights: { b: 1 }, min: { b: 5 }, max: { b: 2 } }
+      overrides: { b: { colour: blue } }
+      rollout: { strategy: { type: percentage, steps: [50, 20] } }
+      extra: 1
+    - { name: web-2, module_name: nginx, version: 1.0.0, replicas: 1, group: web, peers: [b], placement: { strategy: geo_affinity } }
+`);
+    const at = (i: number): string => `federated_deployments.deployments[${i}]`;
+    expect(found.map((i) => i.path).sort()).toEqual(
+      [
+        'federated_deployments.prune',
+        `${at(0)}.replicas`,
+        `${at(0)}.overrides.b.colour`,
+        `${at(0)}.extra`,
+        `${at(0)}.peers`,
+        `${at(0)}.placement.weights`,
+        `${at(0)}.placement.min.b`,
+        `${at(0)}.rollout.strategy`,
+        `${at(1)}.placement.regions`,
+      ].sort(),
+    );
   });
 
   it('locates YAML syntax errors by line and column', () => {
@@ -222,6 +262,7 @@ intervention_policies:
         ['gone', null],
         ['old', peer([], { id: 'p2', status: 'revoked' })],
       ]),
+      federated: EMPTY.federated,
     };
     const plan = planManifest(
       parsed(`apiVersion: flotilla/v1
@@ -335,5 +376,198 @@ peers:
       'admin',
     );
     expect(plan.changes.map((c) => c.change)).toEqual(['none']);
+  });
+});
+
+describe('planManifest: federated deployments', () => {
+  const deployment = (over: Partial<FederatedDeployment> = {}): FederatedDeployment => ({
+    id: `fd-${over.name ?? 'web'}`,
+    name: 'web',
+    moduleName: 'nginx',
+    version: '1.0.0',
+    replicas: 3,
+    groupName: 'web',
+    includeLocal: false,
+    placement: { strategy: 'weighted', weights: { b: 2, c: 1 } },
+    overrides: {},
+    peers: ['b', 'c'],
+    failback: true,
+    rollout: DEFAULT_DEPLOYMENT_ROLLOUT,
+    state: 'active',
+    createdBy: 'admin',
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+    deletedAt: null,
+    ...over,
+  });
+  const peers = new Map([
+    ['b', { id: 'pb', name: 'b', status: 'active' as const }],
+    ['c', { id: 'pc', name: 'c', status: 'active' as const }],
+    ['pc', { id: 'pc', name: 'c', status: 'active' as const }],
+    ['nobody', null],
+  ]);
+  const state = (deployments: FederatedDeployment[], active: FederatedDeployment[] = []): ManifestState => ({
+    ...EMPTY,
+    versions: new Map([
+      [moduleVersionKey('nginx', '1.0.0'), { digest: D1, lifecycleState: 'live' }],
+      [moduleVersionKey('nginx', '1.1.0'), { digest: D2, lifecycleState: 'live' }],
+    ]),
+    federated: { deployments: new Map(deployments.map((d) => [d.name, d])), active, peers },
+  });
+  const manifest = (entries: string, prune = false): Manifest =>
+    parsed(`apiVersion: flotilla/v1
+kind: Fleet
+federated_deployments:
+  prune: ${prune}
+  deployments:
+${entries}`);
+  const WEB = `    - name: web
+      module_name: nginx
+      version: 1.0.0
+      replicas: 3
+      group: web
+      peers: [c, b]
+      placement: { strategy: weighted, weights: { c: 1, b: 2 } }
+`;
+
+  it('creates a deployment the platform does not have, in the service’s terms with defaults filled in', () => {
+    const plan = planManifest(manifest(WEB), state([]), 'admin');
+    expect(plan.issues).toEqual([]);
+    expect(plan.changes).toEqual([
+      {
+        section: 'federated_deployments',
+        path: 'federated_deployments.deployments[0]',
+        target: 'web',
+        change: 'create',
+        detail: 'place 3 × nginx 1.0.0 (group web) over c, b, weighted',
+        role: 'admin',
+        op: {
+          kind: 'create_deployment',
+          name: 'web',
+          moduleName: 'nginx',
+          spec: {
+            version: '1.0.0',
+            replicas: 3,
+            group: 'web',
+            peers: ['c', 'b'],
+            includeLocal: false,
+            placement: { strategy: 'weighted', weights: { c: 1, b: 2 } },
+            overrides: {},
+            failback: true,
+            rollout: DEFAULT_DEPLOYMENT_ROLLOUT,
+          },
+        },
+      },
+    ]);
+  });
+
+  it('sees a deployment as declared whatever the order of its peers and keys, defaults left out', () => {
+    const plan = planManifest(manifest(WEB), state([deployment({ overrides: { c: {} } })]), 'operator');
+    expect(plan.changes.map((c) => [c.change, c.detail, c.op])).toEqual([
+      ['none', 'already as declared', { kind: 'none' }],
+    ]);
+    // Nothing to change: an operator may apply it.
+    expect(plan.roleIssues).toEqual([]);
+  });
+
+  it('updates every field that differs, naming each, and needs admin', () => {
+    const current = deployment({
+      version: '1.1.0',
+      replicas: 5,
+      peers: ['b'],
+      overrides: { b: { group: 'edge' } },
+      failback: false,
+      rollout: { ...DEFAULT_DEPLOYMENT_ROLLOUT, health_timeout_sec: 60 },
+      placement: { strategy: 'weighted' },
+    });
+    const plan = planManifest(manifest(WEB), state([current]), 'operator');
+    expect(plan.changes.map((c) => [c.change, c.detail])).toEqual([
+      [
+        'update',
+        'change version 1.1.0 → 1.0.0; replicas 5 → 3; peers [b] → [b, c]; placement; overrides; failback false → true; rollout',
+      ],
+    ]);
+    expect(plan.changes[0]?.op).toMatchObject({ kind: 'update_deployment', id: 'fd-web' });
+    expect(plan.roleIssues).toEqual([
+      {
+        path: 'federated_deployments.deployments[0]',
+        message: 'update of web needs the admin role; the caller is operator',
+      },
+    ]);
+  });
+
+  it('deletes active deployments not declared only with prune: true, before the others', () => {
+    const web = deployment();
+    const old = deployment({ name: 'old' });
+    expect(planManifest(manifest(WEB), state([web], [web, old]), 'admin').changes.map((c) => c.change)).toEqual([
+      'none',
+    ]);
+    const pruned = planManifest(manifest(WEB, true), state([web], [web, old]), 'admin');
+    expect(pruned.changes.map((c) => [c.path, c.target, c.change, c.op])).toEqual([
+      ['federated_deployments', 'old', 'delete', { kind: 'delete_deployment', id: 'fd-old' }],
+      ['federated_deployments.deployments[0]', 'web', 'none', { kind: 'none' }],
+    ]);
+  });
+
+  it('accepts a version the manifest declares under modules, and refuses one that is nowhere', () => {
+    const entry = WEB.replace('version: 1.0.0', 'version: 2.0.0');
+    const nowhere = planManifest(manifest(entry), state([]), 'admin');
+    expect(nowhere.issues).toEqual([
+      {
+        path: 'federated_deployments.deployments[0].version',
+        message: 'nginx 2.0.0 is not on this platform and the manifest does not declare it under modules',
+      },
+    ]);
+    const declared = parsed(`apiVersion: flotilla/v1
+kind: Fleet
+modules:
+  - module_name: nginx
+    versions: [{ version: 2.0.0, digest: ${D1}, lifecycle_state: published }]
+federated_deployments:
+  deployments:
+${entry}`);
+    const plan = planManifest(declared, state([]), 'admin');
+    expect(plan.issues).toEqual([]);
+    expect(plan.changes.map((c) => [c.section, c.change])).toEqual([
+      ['modules', 'create'],
+      ['federated_deployments', 'create'],
+    ]);
+  });
+
+  it('refuses unknown or repeated peers, keys naming no peer, a deleted name and a changed module, each by path', () => {
+    const entries = `${WEB.replace('peers: [c, b]', 'peers: [c, nobody, pc]')}    - name: gone
+      module_name: nginx
+      version: 1.0.0
+      replicas: 1
+      group: web
+      peers: [b]
+      placement: { strategy: weighted, max: { x: 1 } }
+      overrides: { y: { version: 1.1.0 } }
+    - { name: moved, module_name: redis, version: 1.0.0, replicas: 1, group: web, peers: [b], placement: { strategy: weighted } }
+    - { name: deleted, module_name: nginx, version: 1.0.0, replicas: 1, group: web, peers: [b], placement: { strategy: weighted } }
+`;
+    const plan = planManifest(
+      manifest(entries),
+      {
+        ...state([deployment({ name: 'moved' }), deployment({ name: 'deleted', state: 'deleted' })]),
+        versions: new Map([[moduleVersionKey('nginx', '1.0.0'), { digest: D1, lifecycleState: 'live' }]]),
+      },
+      'admin',
+    );
+    const at = (i: number): string => `federated_deployments.deployments[${i}]`;
+    expect(plan.issues.map((i) => i.path)).toEqual([
+      `${at(0)}.peers[1]`,
+      `${at(0)}.peers[2]`,
+      `${at(1)}.overrides.y`,
+      `${at(1)}.placement.max.x`,
+      `${at(2)}.version`,
+      `${at(2)}.module_name`,
+      `${at(3)}.name`,
+    ]);
+    expect(plan.issues[1]?.message).toBe('names pc, the peer of peers[0] too');
+    expect(plan.issues[6]?.message).toBe(
+      'federated deployment deleted was deleted and deleted deployments keep their names; declare it under another name',
+    );
+    expect(plan.changes).toEqual([]);
   });
 });

@@ -1,7 +1,9 @@
 // diff_manifest and apply_manifest on a real platform federated with another: the shipped
-// examples/fleet.yaml diffs as all creates, applies through the services (events, audit entries), and
-// then diffs and applies as nothing to change; an invalid manifest is refused with every error located
-// by its path and nothing applied; a viewer cannot apply and an operator cannot make admin changes.
+// examples/fleet.yaml (with a federated deployment over the peer) diffs as all creates, applies through
+// the services (events, audit entries, the deployment's outboxed share), and then diffs and applies as
+// nothing to change; an invalid manifest is refused with every error located by its path and nothing
+// applied; a viewer cannot apply and an operator cannot make admin changes; a deployment is updated,
+// pruned, and its name then refused.
 import fs from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { sql } from 'kysely';
@@ -25,6 +27,9 @@ const TABLES = [
   'data_residency_policies',
   'boundary_rules',
   'peer_audit_log',
+  'federated_deployments',
+  'federated_deployment_shares',
+  'federation_outbox',
 ] as const;
 
 describe.each(STORE_KINDS)('manifest tools on %s', (kind) => {
@@ -49,6 +54,11 @@ describe.each(STORE_KINDS)('manifest tools on %s', (kind) => {
         .orderBy('version')
         .execute(),
       rules: await a.store.db.selectFrom('boundary_rules').select(['priority', 'action']).orderBy('priority').execute(),
+      deployments: await a.store.db
+        .selectFrom('federated_deployments')
+        .select(['name', 'version', 'replicas', 'state', 'updated_at'])
+        .orderBy('name')
+        .execute(),
     };
   };
 
@@ -56,6 +66,19 @@ describe.each(STORE_KINDS)('manifest tools on %s', (kind) => {
     a = await startTestPlatform(kind, {}, { name: 'platform-a', region: 'eu-west' });
     b = await startTestPlatform(kind, {}, { name: 'platform-b', region: 'eu-west' });
     await federatePair(a, b, { name: 'eu-partner' });
+    // src/app.ts builds its ManifestService without the federated deployments service for now; until it
+    // passes it, the tools here run on one that has it.
+    const services = a.app.services;
+    services.manifests = new ManifestService(
+      { db: a.store.db, clock: a.clock, logger: silentLogger },
+      {
+        modules: services.modules,
+        policies: services.policies,
+        residency: services.residency,
+        boundary: services.boundary,
+        federatedDeployments: services.federatedDeployments,
+      },
+    );
     admin = await a.memoryClient();
     operator = await a.memoryClient(await a.operator('otto', 'operator'));
     viewer = await a.memoryClient(await a.operator('vera', 'viewer'));
@@ -71,8 +94,8 @@ describe.each(STORE_KINDS)('manifest tools on %s', (kind) => {
     expect(res.isError, JSON.stringify(res.error)).toBe(false);
     expect(res.data.up_to_date).toBe(false);
     // The store starts with the default policy stored (require_approval, four eyes): the example's is unchanged.
-    expect(res.data.counts).toEqual({ create: 8, update: 0, delete: 0, none: 1 });
-    expect(res.data.summary).toBe('would change: 8 to create, 0 to update, 0 to delete, 1 unchanged');
+    expect(res.data.counts).toEqual({ create: 10, update: 0, delete: 0, none: 1 });
+    expect(res.data.summary).toBe('would change: 10 to create, 0 to update, 0 to delete, 1 unchanged');
     const changes = res.data.changes as Array<Record<string, string>>;
     expect(changes[1]).toEqual({
       section: 'modules',
@@ -87,22 +110,33 @@ describe.each(STORE_KINDS)('manifest tools on %s', (kind) => {
       'data_residency',
       'boundary_rules',
       'boundary_rules',
+      'boundary_rules',
+      'federated_deployments',
     ]);
+    expect(changes[10]).toEqual({
+      section: 'federated_deployments',
+      path: 'federated_deployments.deployments[0]',
+      target: 'web-nginx',
+      change: 'create',
+      detail: 'place 3 × nginx 1.25.4 (group web) over eu-partner, weighted',
+    });
     expect(await snapshot()).toEqual(before);
   });
 
   it('refuses an invalid manifest with every error located by its path, applying nothing', async () => {
     const before = await snapshot();
-    const bad = `${EXAMPLE.replace('lifecycle_state: blessed', 'lifecycle_state: shiny')}
-  - federation_peer_id: nobody
-    data_residency: null
-federated_deployments: []
-`;
+    const bad = EXAMPLE.replace('lifecycle_state: blessed', 'lifecycle_state: shiny')
+      .replace('replicas: 3', 'replicas: -3')
+      .replace('strategy: weighted', 'strategy: weighted\n        regions: [eu]');
     const res = await call(admin, 'apply_manifest', { manifest: bad });
     expect(res.isError).toBe(true);
     expect(res.error?.code).toBe('invalid_input');
+    expect(res.error?.message).toMatch(/^the manifest is invalid \(3 errors\): /);
     expect(res.error?.message).toContain('modules[0].versions[2].lifecycle_state:');
-    expect(res.error?.message).toContain('federated_deployments: federated deployments are not supported');
+    expect(res.error?.message).toContain('federated_deployments.deployments[0].replicas:');
+    expect(res.error?.message).toContain(
+      'federated_deployments.deployments[0].placement.regions: regions apply to the geo_affinity strategy, not weighted',
+    );
     expect(res.error?.hint).toContain('nothing was applied');
     expect(await snapshot()).toEqual(before);
   });
@@ -115,6 +149,9 @@ federated_deployments: []
     expect(byOperator.error?.code).toBe('forbidden');
     expect(byOperator.error?.message).toContain('peers[0].data_residency');
     expect(byOperator.error?.message).toContain('peers[0].boundary_rules.rules[1]');
+    expect(byOperator.error?.message).toContain(
+      'federated_deployments.deployments[0]: create of web-nginx needs the admin role; the caller is operator',
+    );
     expect(byOperator.error?.message).not.toContain('modules[');
     expect(await snapshot()).toEqual(before);
   });
@@ -131,9 +168,9 @@ federated_deployments: []
     const before = await snapshot();
     const res = await call(admin, 'apply_manifest', { manifest: EXAMPLE });
     expect(res.isError, JSON.stringify(res.error)).toBe(false);
-    expect(res.data.counts).toEqual({ create: 8, update: 0, delete: 1, none: 1 });
-    expect(res.data.summary).toBe('applied: 8 created, 0 updated, 1 deleted, 1 unchanged');
-    expect((res.data.applied as unknown[]).length).toBe(9);
+    expect(res.data.counts).toEqual({ create: 10, update: 0, delete: 1, none: 1 });
+    expect(res.data.summary).toBe('applied: 10 created, 0 updated, 1 deleted, 1 unchanged');
+    expect((res.data.applied as unknown[]).length).toBe(11);
 
     const after = await snapshot();
     expect(after.versions).toEqual([
@@ -145,12 +182,28 @@ federated_deployments: []
     ]);
     expect(after.rules).toEqual([
       { priority: 10, action: 'accept' },
+      { priority: 20, action: 'accept' },
       { priority: 100, action: 'drop' },
     ]);
-    // 5 publishes, 4 promotions (1.24.0: 1, 1.25.4: 2, 1.26.0: 1), residency, 2 rules created, 1 deleted.
-    expect(after.counts.events - before.counts.events).toBe(5 + 4 + 1 + 3);
-    // residency set, two rules created, one deleted: each audited on the peer's log.
-    expect(after.counts.peer_audit_log - before.counts.peer_audit_log).toBe(4);
+    // 5 publishes, 4 promotions (1.24.0: 1, 1.25.4: 2, 1.26.0: 1), residency, 3 rules created, 1 deleted,
+    // the federated deployment created.
+    expect(after.counts.events - before.counts.events).toBe(5 + 4 + 1 + 4 + 1);
+    // residency set, three rules created, one deleted, the share's call queued: each on the peer's log.
+    expect(after.counts.peer_audit_log - before.counts.peer_audit_log).toBe(6);
+    // The deployment, its one share (the peer's, all 3 replicas) and that share's deployments.assign outboxed.
+    expect(after.counts.federation_outbox - before.counts.federation_outbox).toBe(1);
+    const deployment = await call(viewer, 'get_federated_deployment', { federated_deployment_id: 'web-nginx' });
+    expect(deployment.data.federated_deployment).toMatchObject({
+      module_name: 'nginx',
+      version: '1.25.4',
+      replicas: 3,
+      group: 'web',
+      peers: ['eu-partner'],
+      include_local: false,
+      state: 'active',
+      created_by: 'admin',
+      shares: [expect.objectContaining({ peer_name: 'eu-partner', desired: 3 })],
+    });
     const residency = await call(viewer, 'get_data_residency', { federation_peer_id: 'eu-partner' });
     expect(residency.data.policy).toMatchObject({ resource_kinds: ['secrets', 'credentials'], region: 'eu-west' });
     const policies = await call(viewer, 'list_intervention_policies');
@@ -184,15 +237,24 @@ federated_deployments: []
     const diff = await call(viewer, 'diff_manifest', { manifest: EXAMPLE });
     expect(diff.data).toMatchObject({
       up_to_date: true,
-      counts: { create: 0, update: 0, delete: 0, none: 9 },
-      summary: 'nothing would change: the platform already matches the manifest (9 items)',
+      counts: { create: 0, update: 0, delete: 0, none: 11 },
+      summary: 'nothing would change: the platform already matches the manifest (11 items)',
     });
     const again = await call(admin, 'apply_manifest', { manifest: EXAMPLE });
     expect(again.data).toMatchObject({
       up_to_date: true,
       applied: [],
-      summary: 'nothing changed: the platform already matches the manifest (9 items)',
+      summary: 'nothing changed: the platform already matches the manifest (11 items)',
     });
+    // No event, no outbox row, the deployment not touched (its updated_at included).
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('an operator may apply the example once it is applied: nothing admin-only would change', async () => {
+    const before = await snapshot();
+    const res = await call(operator, 'apply_manifest', { manifest: EXAMPLE });
+    expect(res.isError, JSON.stringify(res.error)).toBe(false);
+    expect(res.data.up_to_date).toBe(true);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -231,11 +293,83 @@ federated_deployments: []
     ]);
     const after = await snapshot();
     expect(after.versions.find((v) => v.version === '1.26.0')?.lifecycle_state).toBe('live');
-    // Not pruned: the drop * rule at 100 is left alone.
+    // Not pruned: the rules at 20 and 100 are left alone.
     expect(after.rules).toEqual([
       { priority: 10, action: 'drop' },
+      { priority: 20, action: 'accept' },
       { priority: 100, action: 'drop' },
     ]);
+  });
+
+  it('updates a federated deployment that differs, through update_federated_deployment’s service', async () => {
+    // The example's federated_deployments section alone (the test above changed its other sections).
+    const section = `apiVersion: flotilla/v1\nkind: Fleet\n${EXAMPLE.slice(EXAMPLE.indexOf('federated_deployments:'))}`;
+    const manifest = section
+      .replace('replicas: 3', 'replicas: 4')
+      .replace('max: { eu-partner: 10 }', 'max: { eu-partner: 10 }\n      failback: false');
+    const diff = await call(viewer, 'diff_manifest', { manifest });
+    expect(diff.data.counts).toEqual({ create: 0, update: 1, delete: 0, none: 0 });
+    const change = (diff.data.changes as Array<Record<string, string>>).find((c) => c.change === 'update');
+    expect(change).toEqual({
+      section: 'federated_deployments',
+      path: 'federated_deployments.deployments[0]',
+      target: 'web-nginx',
+      change: 'update',
+      detail: 'change replicas 3 → 4; failback true → false',
+    });
+    const before = await snapshot();
+    const res = await call(admin, 'apply_manifest', { manifest });
+    expect(res.isError, JSON.stringify(res.error)).toBe(false);
+    expect(res.data.counts).toMatchObject({ update: 1 });
+    const after = await snapshot();
+    expect(after.deployments).toEqual([expect.objectContaining({ name: 'web-nginx', replicas: 4, state: 'active' })]);
+    // federation.deployment.updated, and the peer's share sent again.
+    expect(after.counts.events - before.counts.events).toBe(1);
+    expect(after.counts.federation_outbox - before.counts.federation_outbox).toBe(1);
+    const got = await call(viewer, 'get_federated_deployment', { federated_deployment_id: 'web-nginx' });
+    expect(got.data.federated_deployment).toMatchObject({ replicas: 4, failback: false });
+    const again = await call(admin, 'apply_manifest', { manifest });
+    expect(again.data.up_to_date).toBe(true);
+    expect(await snapshot()).toEqual(after);
+  });
+
+  it('prunes an undeclared deployment only with prune: true, and then refuses its name', async () => {
+    const none = `apiVersion: flotilla/v1
+kind: Fleet
+federated_deployments:
+  prune: PRUNE
+  deployments: []
+`;
+    const kept = await call(admin, 'apply_manifest', { manifest: none.replace('PRUNE', 'false') });
+    expect(kept.data).toMatchObject({ up_to_date: true, counts: { create: 0, update: 0, delete: 0, none: 0 } });
+    const diff = await call(viewer, 'diff_manifest', { manifest: none.replace('PRUNE', 'true') });
+    expect(diff.data.changes).toEqual([
+      {
+        section: 'federated_deployments',
+        path: 'federated_deployments',
+        target: 'web-nginx',
+        change: 'delete',
+        detail: 'delete (prune: true); stops reconciling it, what its shares assigned stays assigned',
+      },
+    ]);
+    const byOperator = await call(operator, 'apply_manifest', { manifest: none.replace('PRUNE', 'true') });
+    expect(byOperator.error?.message).toContain(
+      'federated_deployments: delete of web-nginx needs the admin role; the caller is operator',
+    );
+    const pruned = await call(admin, 'apply_manifest', { manifest: none.replace('PRUNE', 'true') });
+    expect(pruned.isError, JSON.stringify(pruned.error)).toBe(false);
+    expect(pruned.data.counts).toEqual({ create: 0, update: 0, delete: 1, none: 0 });
+    expect((await snapshot()).deployments).toEqual([expect.objectContaining({ name: 'web-nginx', state: 'deleted' })]);
+
+    const before = await snapshot();
+    for (const tool of ['diff_manifest', 'apply_manifest']) {
+      const refused = await call(admin, tool, { manifest: EXAMPLE });
+      expect(refused.error?.code).toBe('invalid_input');
+      expect(refused.error?.message).toBe(
+        'the manifest is invalid (1 error): federated_deployments.deployments[0].name: federated deployment web-nginx was deleted and deleted deployments keep their names; declare it under another name',
+      );
+    }
+    expect(await snapshot()).toEqual(before);
   });
 
   it('a change refused after validation stops the apply and names what was applied before it', async () => {
@@ -272,5 +406,33 @@ peers:
     expect(err.details).toEqual({ applied: ['modules[0].versions[0]'], failed_at: 'peers[0].boundary_rules.rules[0]' });
     const diff = await call(viewer, 'diff_manifest', { manifest });
     expect(diff.data.counts).toEqual({ create: 1, update: 0, delete: 0, none: 1 });
+  });
+
+  it('a manifest service built without federated deployments diffs them but applies nothing of it', async () => {
+    const services = a.app.services;
+    const manifests = new ManifestService(
+      { db: a.store.db, clock: a.clock, logger: silentLogger },
+      {
+        modules: services.modules,
+        policies: services.policies,
+        residency: services.residency,
+        boundary: services.boundary,
+      },
+    );
+    const manifest = `apiVersion: flotilla/v1
+kind: Fleet
+modules:
+  - module_name: redis
+    versions: [{ version: 7.4.0, digest: ${D('d')}, lifecycle_state: published }]
+federated_deployments:
+  deployments:
+    - { name: cache, module_name: redis, version: 7.4.0, replicas: 1, group: cache, peers: [eu-partner], placement: { strategy: weighted } }
+`;
+    expect((await manifests.diff(manifest)).counts).toEqual({ create: 2, update: 0, delete: 0, none: 0 });
+    const before = await snapshot();
+    const admin: Caller = { operatorId: '00000000-0000-4000-8000-000000000000', name: 'admin', role: 'admin' };
+    const err = await rejection(manifests.apply(admin, manifest));
+    expect(err.code).toBe('unavailable');
+    expect(await snapshot()).toEqual(before);
   });
 });

@@ -1,6 +1,6 @@
 // How diff_manifest and apply_manifest show a manifest's changes.
 import { z } from 'zod';
-import { MAX_MANIFEST_CHARS } from '../../src/domain/manifest.js';
+import { MANIFEST_SECTIONS, MAX_MANIFEST_CHARS } from '../../src/domain/manifest.js';
 import type { ManifestResult } from '../../src/services/manifest-service.js';
 
 export const manifestInput = z
@@ -8,13 +8,11 @@ export const manifestInput = z
   .min(1)
   .max(MAX_MANIFEST_CHARS)
   .describe(
-    'the manifest text, YAML or JSON: apiVersion flotilla/v1, kind Fleet, and any of modules, intervention_policies, peers (examples/fleet.yaml)',
+    'the manifest text, YAML or JSON: apiVersion flotilla/v1, kind Fleet, and any of modules, intervention_policies, peers, federated_deployments (examples/fleet.yaml)',
   );
 
 export const manifestChangeView = z.strictObject({
-  section: z
-    .enum(['modules', 'intervention_policies', 'data_residency', 'boundary_rules'])
-    .describe('the kind of item'),
+  section: z.enum(MANIFEST_SECTIONS).describe('the kind of item'),
   path: z.string().describe('where the item is in the manifest, e.g. modules[0].versions[1]'),
   target: z.string().describe('the item, e.g. nginx 1.26.0 or peer-b priority 10'),
   change: z.enum(['create', 'update', 'delete', 'none']).describe('none: already as declared'),
