@@ -271,7 +271,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       grants,
       boundary,
       placement,
-      manifests: new ManifestService(deps, { modules, policies, residency, boundary }),
+      manifests: new ManifestService(deps, { modules, policies, residency, boundary, federatedDeployments }),
       platform: new PlatformService(
         deps,
         {

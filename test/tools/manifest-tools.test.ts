@@ -66,19 +66,6 @@ describe.each(STORE_KINDS)('manifest tools on %s', (kind) => {
     a = await startTestPlatform(kind, {}, { name: 'platform-a', region: 'eu-west' });
     b = await startTestPlatform(kind, {}, { name: 'platform-b', region: 'eu-west' });
     await federatePair(a, b, { name: 'eu-partner' });
-    // src/app.ts builds its ManifestService without the federated deployments service for now; until it
-    // passes it, the tools here run on one that has it.
-    const services = a.app.services;
-    services.manifests = new ManifestService(
-      { db: a.store.db, clock: a.clock, logger: silentLogger },
-      {
-        modules: services.modules,
-        policies: services.policies,
-        residency: services.residency,
-        boundary: services.boundary,
-        federatedDeployments: services.federatedDeployments,
-      },
-    );
     admin = await a.memoryClient();
     operator = await a.memoryClient(await a.operator('otto', 'operator'));
     viewer = await a.memoryClient(await a.operator('vera', 'viewer'));
