@@ -23,9 +23,15 @@
 //   BENCH_FED_BATCH_PCT  batch size of its batch strategy, % of each fleet     (default 10)
 //   BENCH_PLACEMENT_REPLICAS replicas placed per plan, placement benchmark, 0 = skip (default 100000)
 //   BENCH_PLACEMENT_PEERS   peers they are placed over                    (default 50)
+//   BENCH_FEDDEP_DEPLOYMENTS federated deployments the host reconciles, 0 = skip (default 20)
+//   BENCH_FEDDEP_PEERS      peers they are spread over                    (default 5)
+//   BENCH_FEDDEP_INSTANCES  instances in group fleet on each peer         (default 200)
+//   BENCH_FEDDEP_REPLICAS   replicas of each deployment                   (default 20)
+//   BENCH_FEDDEP_TICKS      host reconciliation ticks timed               (default 30)
 import os from 'node:os';
 import { killAllChildren } from './child-processes.js';
 import { benchFederatedBarrier } from './federated-barrier.js';
+import { benchFederatedDeployments } from './federated-deployments.js';
 import { benchHeartbeatIngest } from './heartbeat-ingest.js';
 import { benchMcpRoundTrip, IN_FLIGHT } from './mcp-round-trip.js';
 import { formatTable, log, ms, rate, since, type ResultRow } from './measure.js';
@@ -64,6 +70,11 @@ const FED_TICK_MS = Math.max(10, intEnv('BENCH_FED_TICK_MS', 200));
 const FED_BATCH_PCT = Math.min(100, Math.max(1, intEnv('BENCH_FED_BATCH_PCT', 10)));
 const PLACEMENT_REPLICAS = intEnv('BENCH_PLACEMENT_REPLICAS', 100_000);
 const PLACEMENT_PEERS = Math.max(1, intEnv('BENCH_PLACEMENT_PEERS', 50));
+const FEDDEP_DEPLOYMENTS = intEnv('BENCH_FEDDEP_DEPLOYMENTS', 20);
+const FEDDEP_PEERS = Math.max(1, intEnv('BENCH_FEDDEP_PEERS', 5));
+const FEDDEP_INSTANCES = Math.max(1, intEnv('BENCH_FEDDEP_INSTANCES', 200));
+const FEDDEP_REPLICAS = Math.max(1, intEnv('BENCH_FEDDEP_REPLICAS', 20));
+const FEDDEP_TICKS = Math.max(1, intEnv('BENCH_FEDDEP_TICKS', 30));
 const CONTRAST_CALLS = 10;
 const MCP_SEED_EVENTS = 10_000;
 
@@ -170,6 +181,18 @@ const runs: Array<{ name: string; skip: boolean; run: () => Promise<ResultRow[]>
         instances: FED_INSTANCES,
         tickMs: FED_TICK_MS,
         batchPct: FED_BATCH_PCT,
+      }),
+  },
+  {
+    name: 'federated deployments on Postgres',
+    skip: pgVersion === null || FEDDEP_DEPLOYMENTS === 0,
+    run: () =>
+      benchFederatedDeployments({
+        deployments: FEDDEP_DEPLOYMENTS,
+        peers: FEDDEP_PEERS,
+        instances: FEDDEP_INSTANCES,
+        replicas: FEDDEP_REPLICAS,
+        ticks: FEDDEP_TICKS,
       }),
   },
 ];
