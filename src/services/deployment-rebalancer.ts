@@ -41,8 +41,9 @@ export class DeploymentRebalancer {
   /** Moves shares where members changed; true when any share changed. */
   async run(active: { deployment: FederatedDeployment; shares: DeploymentShare[] }[], now: Date): Promise<boolean> {
     let changed = false;
+    const peers = new Map<string, FederationPeer | null>();
     for (const { deployment, shares } of active) {
-      const candidates = await this.candidates(deployment);
+      const candidates = await this.candidates(deployment, peers);
       const members = candidates.map(toMember);
       const reasons = failoverReasons(shares, members);
       let desired: Map<string | null, number> | null = null;
@@ -75,11 +76,16 @@ export class DeploymentRebalancer {
     return changed;
   }
 
-  private async candidates(d: FederatedDeployment): Promise<CandidateFacts[]> {
+  /** The deployment's members as placement candidates; `seen` holds the peers read so far this tick. */
+  private async candidates(
+    d: FederatedDeployment,
+    seen: Map<string, FederationPeer | null>,
+  ): Promise<CandidateFacts[]> {
     const peers: FederationPeer[] = [];
     for (const name of d.peers) {
-      const peer = await findPeerByName(this.deps.db, name);
-      if (peer !== null) peers.push(peer);
+      if (!seen.has(name)) seen.set(name, await findPeerByName(this.deps.db, name));
+      const peer = seen.get(name);
+      if (peer != null) peers.push(peer);
     }
     return this.placement.candidates(peers, d.groupName, d.includeLocal);
   }

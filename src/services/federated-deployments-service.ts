@@ -300,9 +300,9 @@ export class FederatedDeploymentsService {
 
   /** By id or name. */
   async get(ref: string): Promise<DeploymentView> {
-    const d =
-      (await findFederatedDeployment(this.deps.db, z.uuid().safeParse(ref).success ? { id: ref } : { name: ref })) ??
-      (await findFederatedDeployment(this.deps.db, { name: ref }));
+    // A name may look like a uuid: an id that matches nothing is tried as a name.
+    const byId = z.uuid().safeParse(ref).success ? await findFederatedDeployment(this.deps.db, { id: ref }) : null;
+    const d = byId ?? (await findFederatedDeployment(this.deps.db, { name: ref }));
     if (d === null) {
       throw new NotFoundError(`federated deployment ${ref} does not exist`, {
         hint: 'list_federated_deployments shows the deployments',
