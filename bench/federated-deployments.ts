@@ -36,9 +36,7 @@ export interface FederatedDeploymentsOptions {
 const GROUP = 'fleet';
 /**
  * Deployment i deploys module `svc-<i>`, one the fleet fixture's instances do not run, so every share
- * assigns fresh instances. One module each: a peer counts a share's `assigned` as the group's instances
- * whose effective version of the module is the share's, whichever deployment assigned them, so 20
- * deployments of one module and version would all report the first one's 4 instances on each peer.
+ * assigns fresh instances (one instance carries one deployment of a module).
  */
 const moduleName = (i: number): string => `svc-${String(i).padStart(3, '0')}`;
 const VERSION = '1.0.0';
@@ -134,16 +132,16 @@ function recordRebalancer(p: Platform): number[] {
 }
 
 /**
- * Times a peer's `DeploymentSharesService.report` (what its deployments.status handler runs once per share
- * asked about) by wrapping it on the peer's service's private `shares` field (benchmark-only).
+ * Times a peer's `DeploymentSharesService.reports` (what its deployments.status handler runs, one query for
+ * every share asked about) by wrapping it on the peer's service's private `shares` field (benchmark-only).
  */
 function recordReports(p: Platform): number[] {
   const durations: number[] = [];
   const svc = p.app.services.federatedDeployments as unknown as {
-    shares: { report: (...a: unknown[]) => Promise<unknown> };
+    shares: { reports: (...a: unknown[]) => Promise<unknown> };
   };
-  const original = svc.shares.report.bind(svc.shares);
-  svc.shares.report = async (...a) => {
+  const original = svc.shares.reports.bind(svc.shares);
+  svc.shares.reports = async (...a) => {
     const started = performance.now();
     try {
       return await original(...a);
@@ -329,7 +327,7 @@ export async function benchFederatedDeployments(opts: FederatedDeploymentsOption
     log(
       `  tick breakdown (p50 / max ms): rebalancer ${ms(rebalance.p50)} / ${ms(rebalance.max)}, ` +
         `slowest deployments.status call ${ms(slowestCall.p50)} / ${ms(slowestCall.max)} (the calls run together; ` +
-        `of which the busiest peer's ${opts.deployments} share reports ${ms(peerReports.p50)} / ${ms(peerReports.max)}), ` +
+        `of which the busiest peer's report of its ${opts.deployments} shares ${ms(peerReports.p50)} / ${ms(peerReports.max)}), ` +
         `the rest (listing shares, recording ${opts.deployments * opts.peers} reports) ${ms(rest.p50)} / ${ms(rest.max)}`,
     );
     log(

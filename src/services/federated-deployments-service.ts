@@ -46,7 +46,12 @@ import { findPeerById } from '../store/peers-repository.js';
 import type { AuditService } from './audit-service.js';
 import type { ServiceDeps } from './context.js';
 import { DeploymentRebalancer } from './deployment-rebalancer.js';
-import { shareArgsSchema, type DeploymentSharesService, type ShareArgs } from './deployment-shares-service.js';
+import {
+  forgetArgsSchema,
+  shareArgsSchema,
+  type DeploymentSharesService,
+  type ShareArgs,
+} from './deployment-shares-service.js';
 import type { FederationService } from './federation-service.js';
 import { requireRole } from './operators-service.js';
 import type { PeerCalls } from './peer-calls.js';
@@ -57,7 +62,11 @@ import {
   type PlacementService,
 } from './placement-service.js';
 
-export const DEPLOYMENT_OPERATIONS = { assign: 'deployments.assign', status: 'deployments.status' } as const;
+export const DEPLOYMENT_OPERATIONS = {
+  assign: 'deployments.assign',
+  status: 'deployments.status',
+  forget: 'deployments.forget',
+} as const;
 /** Deployments the reconciler polls per tick. */
 const TICK_LIMIT = 500;
 
@@ -141,6 +150,26 @@ export class FederatedDeploymentsService {
       },
     });
     this.calls.register({
+      name: DEPLOYMENT_OPERATIONS.forget,
+      capability: PLACEMENT_CAPABILITY,
+      residencyKinds: [],
+      args: forgetArgsSchema,
+      handle: async ({ db, peer, onBehalfOf, args, now }) => {
+        const caller = await localCaller(db, peer, onBehalfOf);
+        const forgotten = await this.shares.forget(db, caller, args, peer.id, now);
+        await this.audit.append(
+          peer.id,
+          {
+            actor: `peer:${peer.name}/${caller.name}`,
+            action: 'federated_deployment.forget',
+            payload: { ...args, ...forgotten },
+          },
+          db,
+        );
+        return forgotten;
+      },
+    });
+    this.calls.register({
       name: DEPLOYMENT_OPERATIONS.status,
       capability: 'inventory.read',
       residencyKinds: ['deployments'],
@@ -148,11 +177,13 @@ export class FederatedDeploymentsService {
       // A poll, every tick: assignments are audited when they happen, not each time they are read.
       audited: false,
       handle: async ({ db, args }) => {
-        const out = [];
-        for (const d of args.deployments) {
-          const report = await this.shares.report(db, d);
-          if (report !== null) out.push({ federated_deployment_id: d.federated_deployment_id, ...report });
-        }
+        const reports = await this.shares.reports(db, args.deployments);
+        const out = args.deployments.flatMap((d, i) => {
+          const report = reports[i];
+          return report === null || report === undefined
+            ? []
+            : [{ federated_deployment_id: d.federated_deployment_id, ...report }];
+        });
         return { deployments: out };
       },
     });
@@ -343,6 +374,7 @@ export class FederatedDeploymentsService {
     await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       await markDeploymentDeleted(trx, d.deployment.id, now);
+      await this.forgetShares(trx, caller, d.deployment, d.shares, now);
       await appendEvent(
         trx,
         {
@@ -367,14 +399,14 @@ export class FederatedDeploymentsService {
     const before = await listActiveShares(this.deps.db, TICK_LIMIT);
     const active = (await this.rebalancer.run(before, now)) ? await listActiveShares(this.deps.db, TICK_LIMIT) : before;
     const byPeer = new Map<string, { d: FederatedDeployment; share: DeploymentShare }[]>();
+    const local: { d: FederatedDeployment; share: DeploymentShare }[] = [];
     for (const { deployment, shares } of active) {
       for (const share of shares) {
         // A share its platform refused (its group or version missing there) stays failed: re-sending it
         // would be refused again. A failed-over share waits for its member to come back.
         if (share.state === 'failed' || share.state === 'failed_over') continue;
         if (share.federationPeerId === null) {
-          const report = await this.shares.report(this.deps.db, argsOf(deployment, share));
-          await this.observe(deployment, share, null, report, now);
+          local.push({ d: deployment, share });
           continue;
         }
         const list = byPeer.get(share.federationPeerId) ?? [];
@@ -382,6 +414,11 @@ export class FederatedDeploymentsService {
         byPeer.set(share.federationPeerId, list);
       }
     }
+    const localReports = await this.shares.reports(
+      this.deps.db,
+      local.map((i) => argsOf(i.d, i.share)),
+    );
+    for (const [i, { d, share }] of local.entries()) await this.observe(d, share, null, localReports[i] ?? null, now);
     // The calls go out together; the answers are recorded one after another (PGlite has one connection).
     const answers = await Promise.all(
       [...byPeer].map(async ([peerId, items]) => {
@@ -547,6 +584,34 @@ export class FederatedDeploymentsService {
     const caller = { operatorId: operator.id, name: operator.name, role: operator.role };
     const report = await this.shares.apply(db, caller, argsOf(d, share), null, now);
     await this.recordReport(db, share, report, now);
+  }
+
+  /**
+   * Tells each share's platform the deployment is gone, through the outbox: it forgets which instances the
+   * share claimed (their versions stay). A peering no longer live cannot be told; its claims stay there.
+   * A lost peer is told when it answers again.
+   */
+  private async forgetShares(
+    db: Db,
+    caller: Caller,
+    d: FederatedDeployment,
+    shares: readonly DeploymentShare[],
+    now: Date,
+  ): Promise<void> {
+    const args = { federated_deployment_id: d.id, name: d.name };
+    for (const share of shares) {
+      if (share.federationPeerId === null) {
+        await this.shares.forget(db, caller, args, null, now);
+        continue;
+      }
+      const peer = await findPeerById(db, share.federationPeerId);
+      if (peer === null) continue;
+      try {
+        await this.calls.enqueue(db, peer, DEPLOYMENT_OPERATIONS.forget, args, { onBehalfOf: caller.name });
+      } catch (err) {
+        if (!(err instanceof FlotillaError)) throw err;
+      }
+    }
   }
 
   /** Records what a share's platform said; on drift, an event and the share sent again. */

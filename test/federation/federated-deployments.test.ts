@@ -7,8 +7,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/domain/roles.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair } from '../helpers/federation.js';
-import { countEvents, digest, enroll, enrollmentTokenFor, heartbeat, type Enrolled } from '../helpers/fleet.js';
+import { federatePair, heartbeatRound } from '../helpers/federation.js';
+import { countEvents, digest, enrollInstances, heartbeat, instancesAssigned, type Enrolled } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -33,12 +33,10 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
   let viewer: Client;
   const agents = new Map<TestPlatform, Enrolled[]>();
   let deploymentId = '';
+  let euMostly = '';
 
   const platforms = (): TestPlatform[] => [host, eu, us];
-  const heartbeatPeers = async (): Promise<void> => {
-    for (const p of platforms()) p.clock.advance(HEARTBEAT_MS);
-    for (const p of platforms()) await p.app.services.federation.heartbeats.sendDue(p.clock.now());
-  };
+  const heartbeatPeers = (): Promise<void> => heartbeatRound(platforms(), HEARTBEAT_MS);
   /** Every agent of `p` reports it runs nginx 1.26.0, healthy. */
   const agentsRunNginx = async (p: TestPlatform): Promise<void> => {
     for (const a of agents.get(p) ?? []) {
@@ -50,16 +48,19 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     }
   };
   /** Instances of `p` whose desired nginx is `version`. */
-  const desired = async (p: TestPlatform, version: string): Promise<string[]> =>
-    (
-      await p.store.db
-        .selectFrom('instance_effective_versions')
-        .select('instance_id')
-        .where('module_name', '=', 'nginx')
-        .where('version', '=', version)
-        .orderBy('instance_id')
-        .execute()
-    ).map((r) => r.instance_id);
+  const desired = (p: TestPlatform, version: string): Promise<string[]> =>
+    instancesAssigned(p.store.db, 'nginx', version);
+  /** How many instances of `p` each deployment claims there, by deployment name as the host knows it. */
+  const claims = async (p: TestPlatform): Promise<Record<string, number>> => {
+    const rows = await p.store.db
+      .selectFrom('federated_deployment_assignments')
+      .select(['federated_deployment_id', (eb) => eb.fn.countAll<string>().as('n')])
+      .groupBy('federated_deployment_id')
+      .execute();
+    const names = await host.store.db.selectFrom('federated_deployments').select(['id', 'name']).execute();
+    const nameOf = new Map(names.map((r) => [r.id, r.name]));
+    return Object.fromEntries(rows.map((r) => [nameOf.get(r.federated_deployment_id) ?? '?', Number(r.n)]));
+  };
   const create = (args: Record<string, unknown>, client: Client = admin) =>
     call(client, 'create_federated_deployment', {
       module_name: 'nginx',
@@ -120,10 +121,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
       [us, 4],
       [host, 2],
     ] as const) {
-      const { token } = await enrollmentTokenFor(await p.memoryClient(), 'web');
-      const enrolled: Enrolled[] = [];
-      for (let i = 0; i < n; i += 1) enrolled.push(await enroll(p.app.http!.url, token, `web-${i}`));
-      agents.set(p, enrolled);
+      agents.set(p, await enrollInstances(p, 'web', n));
     }
     await heartbeatPeers();
   });
@@ -305,6 +303,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
 
     const both = await create({ name: 'eu-mostly', replicas: 2, placement: { strategy: 'weighted' } });
     expect(both.isError).toBe(false);
+    euMostly = (both.data.federated_deployment as { federated_deployment_id: string }).federated_deployment_id;
     expect(both.data.excluded).toEqual([
       { peer_name: 'peer-us', reasons: ['data residency keeps deployments in eu-west-1 and it is in us-east-1'] },
     ]);
@@ -332,13 +331,29 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     ]);
     await host.app.services.federation.calls.deliverDue(host.clock.now());
     d = await get(id);
-    // eu's instances already running the version count toward its share; us has no 1.24.0 and refuses.
-    expect(d.byPeer['peer-eu']).toMatchObject({ assigned: 3, state: 'in_sync' });
+    // eu's four instances are claimed already (web-nginx 3, eu-mostly 1): mixed finds none free there and is
+    // short; another deployment's instances never count toward it. us has no 1.24.0 and refuses.
+    expect(await claims(eu)).toEqual({ 'web-nginx': 3, 'eu-mostly': 1 });
+    expect(d.byPeer['peer-eu']).toMatchObject({ assigned: 0, state: 'drifted' });
+    expect((await get(euMostly)).byPeer['peer-eu']).toMatchObject({ desired: 2, assigned: 1, state: 'drifted' });
     expect(d.byPeer['peer-us']).toMatchObject({ state: 'failed', last_error: expect.stringContaining('1.24.0') });
     expect(d.overall).toBe('degraded');
+
+    // Deleting eu-mostly tells eu to forget its claim (the instance keeps 1.26.0); mixed's next repair
+    // takes that instance over without changing what it runs.
+    const deleted = await call(admin, 'delete_federated_deployment', { federated_deployment_id: 'eu-mostly' });
+    expect(deleted.isError).toBe(false);
+    expect(await host.app.services.federation.calls.deliverDue(host.clock.now())).toBe(1);
+    expect(await claims(eu)).toEqual({ 'web-nginx': 3 });
+    expect(await desired(eu, '1.26.0')).toHaveLength(4);
+    expect(await countEvents(eu.store.db, 'federation.deployment.share_forgotten')).toBe(1);
     await agentsRunNginx(host);
     await host.app.reconciler.tickOnce();
+    await host.app.services.federation.calls.deliverDue(host.clock.now());
+    await host.app.reconciler.tickOnce();
     d = await get(id);
+    expect(await claims(eu)).toEqual({ 'web-nginx': 3, mixed: 1 });
+    expect(d.byPeer['peer-eu']).toMatchObject({ assigned: 1, running_healthy: 1, state: 'in_sync' });
     expect(d.byPeer.host).toMatchObject({ assigned: 1, running_healthy: 1, state: 'in_sync' });
     expect(d.byPeer['peer-us']!.state).toBe('failed');
     expect(await desired(us, '1.24.0')).toEqual([]);
@@ -376,7 +391,9 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     expect(res.data.changed).toBe(true);
     // Only eu's share changed (3 → 1); us keeps its 1, so it is not sent again.
     expect(await host.app.services.federation.calls.deliverDue(host.clock.now())).toBe(1);
-    expect(await desired(eu, '1.26.0')).toHaveLength(1);
+    // eu gave back two of web-nginx's three; mixed's instance there is not web-nginx's to give.
+    expect(await claims(eu)).toEqual({ 'web-nginx': 1, mixed: 1 });
+    expect(await desired(eu, '1.26.0')).toHaveLength(2);
     expect(await desired(us, '1.26.0')).toHaveLength(1);
     const d = await get();
     expect(d.byPeer['peer-eu']).toMatchObject({ desired: 1, planned: 1, assigned: 1 });
@@ -399,7 +416,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     }).toEqual(before);
   });
 
-  it('deletes a deployment: no longer reconciled, its assignments left in place', async () => {
+  it('deletes a deployment: no longer reconciled, its claims forgotten there, what runs left in place', async () => {
     const res = await call(admin, 'delete_federated_deployment', { federated_deployment_id: deploymentId });
     expect(res.isError).toBe(false);
     expect(res.data.federated_deployment).toMatchObject({ state: 'deleted' });
@@ -407,7 +424,12 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     host.clock.advance(5_000);
     await host.app.reconciler.tickOnce();
     expect((await get()).byPeer['peer-eu']!.last_contact_at).toBe(before);
-    expect(await desired(eu, '1.26.0')).toHaveLength(1);
+    // Its platforms forget its claims (through the outbox); what the instances run stays.
+    await host.app.services.federation.calls.deliverDue(host.clock.now());
+    expect(await claims(eu)).toEqual({ mixed: 1 });
+    expect(await claims(us)).toEqual({});
+    expect(await desired(eu, '1.26.0')).toHaveLength(2);
+    expect(await desired(us, '1.26.0')).toHaveLength(1);
     const again = await call(admin, 'delete_federated_deployment', { federated_deployment_id: deploymentId });
     expect(again.error?.code).toBe('conflict');
   });
