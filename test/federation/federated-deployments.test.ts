@@ -428,6 +428,17 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     await host.app.services.federation.calls.deliverDue(host.clock.now());
     expect(await claims(eu)).toEqual({ mixed: 1 });
     expect(await claims(us)).toEqual({});
+    const forgot = await eu.store.db
+      .selectFrom('peer_audit_log')
+      .select(['actor', 'payload'])
+      .where('action', '=', 'federated_deployment.forget')
+      .orderBy('at')
+      .execute();
+    expect(forgot.map((r) => r.payload)).toEqual([
+      expect.objectContaining({ name: 'eu-mostly', forgotten: 1 }),
+      expect.objectContaining({ name: 'web-nginx', forgotten: 1 }),
+    ]);
+    expect(forgot.every((r) => r.actor.endsWith(`/${ADMIN.name}`))).toBe(true);
     expect(await desired(eu, '1.26.0')).toHaveLength(2);
     expect(await desired(us, '1.26.0')).toHaveLength(1);
     const again = await call(admin, 'delete_federated_deployment', { federated_deployment_id: deploymentId });
