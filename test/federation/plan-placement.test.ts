@@ -6,8 +6,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/domain/roles.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
-import { digest, enroll, enrollmentTokenFor } from '../helpers/fleet.js';
+import { federatePair, heartbeatRound, type Peering } from '../helpers/federation.js';
+import { digest, enrollInstances } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -33,14 +33,7 @@ describe.each(STORE_KINDS)('plan_placement over real peers on %s', (kind) => {
   const platforms = (): TestPlatform[] => [host, eu, us];
   const advanceAll = (ms: number): void => platforms().forEach((p) => p.clock.advance(ms));
   /** Every platform heartbeats its peers once. */
-  const heartbeatAll = async (): Promise<void> => {
-    advanceAll(HEARTBEAT_MS);
-    for (const p of platforms()) await p.app.services.federation.heartbeats.sendDue(p.clock.now());
-  };
-  const addInstances = async (p: TestPlatform, group: string, n: number): Promise<void> => {
-    const { token } = await enrollmentTokenFor(await p.memoryClient(), group);
-    for (let i = 0; i < n; i += 1) await enroll(p.app.http!.url, token, `${group}-${i}`);
-  };
+  const heartbeatAll = (): Promise<void> => heartbeatRound(platforms(), HEARTBEAT_MS);
   const plan = (args: Record<string, unknown>, client: Client = viewer) =>
     call(client, 'plan_placement', {
       module_name: 'nginx',
@@ -91,10 +84,10 @@ describe.each(STORE_KINDS)('plan_placement over real peers on %s', (kind) => {
       digest: digest('b'),
     });
     expect(published.isError).toBe(false);
-    await addInstances(eu, 'web', 6);
-    await addInstances(us, 'web', 3);
-    await addInstances(us, 'batch', 2);
-    await addInstances(host, 'web', 2);
+    await enrollInstances(eu, 'web', 6);
+    await enrollInstances(us, 'web', 3);
+    await enrollInstances(us, 'batch', 2);
+    await enrollInstances(host, 'web', 2);
   });
   afterAll(async () => {
     for (const p of [host, eu, us]) await p?.close();

@@ -1,5 +1,6 @@
-// Federation test fixtures: peer rows inserted directly (the handshake does not exist yet), stores that
-// can be closed and opened again on the same data (a restart, or another replica), and a rejection helper.
+// Federation test fixtures: peer rows inserted directly, stores that can be closed and opened again on the
+// same data (a restart, or another replica), a rejection helper, two running platforms federated over
+// loopback HTTP, and heartbeat rounds driven by the platforms' manual clocks.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import type { App } from '../../src/app.js';
 import type { FederationPeer } from '../../src/domain/federation.js';
 import type { Caller } from '../../src/domain/roles.js';
 import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
+import type { ManualClock } from '../../src/scheduler/clock.js';
 import { openStore, type Store, type StoreKind } from '../../src/store/db.js';
 import type { Db } from '../../src/store/executor.js';
 import { migrateToLatest } from '../../src/store/migrator.js';
@@ -101,4 +103,16 @@ export async function federatePair(
   });
   const onA = await a.app.services.federation.resolve(proposed.peer.id);
   return { onA, onB };
+}
+
+/**
+ * One heartbeat round: every platform's clock moves on by `intervalMs`, then each sends the peer heartbeats
+ * now due, which carry its capacity (online instances per group) and cost per instance.
+ */
+export async function heartbeatRound(
+  platforms: readonly { app: App; clock: ManualClock }[],
+  intervalMs: number,
+): Promise<void> {
+  for (const p of platforms) p.clock.advance(intervalMs);
+  for (const p of platforms) await p.app.services.federation.heartbeats.sendDue(p.clock.now());
 }

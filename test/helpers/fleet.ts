@@ -4,7 +4,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { sql, type Kysely } from 'kysely';
 import { request } from 'undici';
 import type { Database } from '../../src/store/database.js';
-import { call } from './app.js';
+import { call, type TestPlatform } from './app.js';
 
 /** A well-formed digest made of one repeated hex character. */
 export const digest = (c: string): string => `sha256:${c.repeat(64).slice(0, 64)}`;
@@ -79,6 +79,26 @@ export async function enrollmentTokenFor(
     id: res.data.enrollment_token_id as string,
     groupId: (res.data.group as { id: string }).id,
   };
+}
+
+/** Enrolls `n` agents of `group` on `p` over HTTP (named `${group}-0`, `${group}-1`, ...), all online. */
+export async function enrollInstances(p: TestPlatform, group: string, n: number): Promise<Enrolled[]> {
+  const { token } = await enrollmentTokenFor(await p.memoryClient(), group);
+  const enrolled: Enrolled[] = [];
+  for (let i = 0; i < n; i += 1) enrolled.push(await enroll(p.app.http!.url, token, `${group}-${i}`));
+  return enrolled;
+}
+
+/** Ids of the instances in `db` whose effective desired version of `moduleName` is `version`, in id order. */
+export async function instancesAssigned(db: Kysely<Database>, moduleName: string, version: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('instance_effective_versions')
+    .select('instance_id')
+    .where('module_name', '=', moduleName)
+    .where('version', '=', version)
+    .orderBy('instance_id')
+    .execute();
+  return rows.map((r) => r.instance_id);
 }
 
 /** Publishes a module version through the tool; returns its id. */
