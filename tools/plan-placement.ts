@@ -46,7 +46,16 @@ export default defineTool({
         peerRef.extend({
           region: z.string().nullable(),
           status: z.string(),
-          capacity: z.number().int().nullable().describe('online instances of the group; null: never reported'),
+          group: z.string().describe('the group placed there (a per-peer override names another)'),
+          capacity: z
+            .number()
+            .int()
+            .nullable()
+            .describe('online instances of the group free for the module; null: never reported'),
+          held_by_other_deployments: z
+            .number()
+            .int()
+            .describe("replicas of the module this platform's other federated deployments hold there"),
           cost_per_instance: z.number().nullable(),
           capacity_reported_at: z.string().nullable(),
         }),
@@ -86,7 +95,9 @@ export default defineTool({
         ...ref(c),
         region: c.region,
         status: c.status,
+        group: c.group,
         capacity: c.capacity,
+        held_by_other_deployments: c.heldByOthers,
         cost_per_instance: c.costPerInstance,
         capacity_reported_at: c.capacityReportedAt?.toISOString() ?? null,
       })),

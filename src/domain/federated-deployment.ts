@@ -124,6 +124,13 @@ export function shareTarget(
   return { version: o?.version ?? d.version, groupName: o?.group ?? d.groupName };
 }
 
+/** The group each overridden peer runs instead of the deployment's, by peer name. */
+export function overrideGroups(overrides: ShareOverrides): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, o] of Object.entries(overrides)) if (o.group !== undefined) out[name] = o.group;
+  return out;
+}
+
 /** Override keys that name no peer of the deployment (a typo would silently do nothing). */
 export function unknownOverrideKeys(overrides: ShareOverrides, peerNames: readonly string[]): string[] {
   return Object.keys(overrides).filter((k) => !peerNames.includes(k));

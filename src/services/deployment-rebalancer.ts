@@ -8,6 +8,7 @@
 import {
   failbackReady,
   failoverReasons,
+  overrideGroups,
   type DeploymentShare,
   type FederatedDeployment,
   type MemberAvailability,
@@ -87,7 +88,11 @@ export class DeploymentRebalancer {
       const peer = seen.get(name);
       if (peer != null) peers.push(peer);
     }
-    return this.placement.candidates(peers, d.groupName, d.includeLocal);
+    return this.placement.candidates(peers, d.groupName, d.includeLocal, {
+      moduleName: d.moduleName,
+      groups: overrideGroups(d.overrides),
+      deploymentId: d.id,
+    });
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   shareStateOf,
   shareTarget,
   unknownOverrideKeys,
+  overrideGroups,
   type DeploymentRollout,
   type DeploymentShare,
   type FederatedDeployment,
@@ -221,7 +222,7 @@ export class FederatedDeploymentsService {
         hint: 'choose another name, or get_federated_deployment to see it',
       });
     }
-    const { plan, peers } = await this.schedule(input.moduleName, input);
+    const { plan, peers } = await this.schedule(input.moduleName, input, null);
     const deployment = await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       const d = await insertFederatedDeployment(trx, {
@@ -288,7 +289,7 @@ export class FederatedDeploymentsService {
       failback: input.failback ?? d.failback,
       rollout: { ...d.rollout, ...input.rollout },
     };
-    const { plan, peers } = await this.schedule(d.moduleName, spec);
+    const { plan, peers } = await this.schedule(d.moduleName, spec, d.id);
     const patch: DeploymentPatch = {
       version: plan.moduleVersion.version,
       replicas: spec.replicas,
@@ -458,6 +459,7 @@ export class FederatedDeploymentsService {
   private async schedule(
     moduleName: string,
     spec: DeploymentSpec,
+    deploymentId: string | null,
   ): Promise<{ plan: PlacementPlan; peers: FederationPeer[] }> {
     const plan = await this.placement.plan({
       moduleName,
@@ -467,6 +469,8 @@ export class FederatedDeploymentsService {
       peers: spec.peers,
       includeLocal: spec.includeLocal,
       placement: spec.placement,
+      groups: overrideGroups(spec.overrides),
+      deploymentId,
     });
     const names = plan.candidates.map((c) => c.name);
     const unknown = unknownOverrideKeys(spec.overrides, names);

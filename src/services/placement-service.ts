@@ -13,9 +13,11 @@ import type { ResourceKind } from '../domain/residency.js';
 import type { ModuleVersion } from '../domain/types.js';
 import { InvalidInputError } from '../errors.js';
 import {
+  countDeploymentReplicas,
   countOnlineInstancesByGroup,
   findReportedCapacities,
   listIngressRulesByPeer,
+  replicasKey,
 } from '../store/placement-repository.js';
 import type { ServiceDeps } from './context.js';
 import type { FederationService } from './federation-service.js';
@@ -41,6 +43,18 @@ export interface LocalPlatform {
 export interface CandidateFacts extends PlacementCandidate {
   local: boolean;
   capacityReportedAt: Date | null;
+  /** The group placed there (the deployment's, or a per-peer override's). */
+  group: string;
+  /** Replicas of the module other deployments hold there: taken off `capacity`, which is what is free. */
+  heldByOthers: number;
+}
+
+/** Which deployment is placed: its module, per-peer groups, and its id once it exists. */
+export interface PlacementScope {
+  moduleName: string;
+  /** Per candidate name: the group it runs instead of the default one. */
+  groups?: Readonly<Record<string, string>>;
+  deploymentId?: string | null;
 }
 
 export interface PlanPlacementInput {
@@ -52,6 +66,10 @@ export interface PlanPlacementInput {
   peers: readonly string[];
   includeLocal: boolean;
   placement: PlacementPolicy;
+  /** Per candidate name: the group it runs instead of `group` (a deployment's overrides). */
+  groups?: Readonly<Record<string, string>>;
+  /** The deployment placed again (an update): its own replicas are not taken off any capacity. */
+  deploymentId?: string | null;
 }
 
 export interface PlacementPlan {
@@ -78,13 +96,31 @@ export class PlacementService {
     };
   }
 
-  /** Each peer's (and this platform's, with includeLocal) facts for placing `group`, hard constraints applied. */
-  async candidates(peers: readonly FederationPeer[], group: string, includeLocal: boolean): Promise<CandidateFacts[]> {
+  /**
+   * Each peer's (and this platform's, with includeLocal) facts for placing `group` (or a candidate's own
+   * group in `scope.groups`), hard constraints applied. Capacity is what is free for the module: online
+   * instances of the group less what other deployments of it created here hold there.
+   */
+  async candidates(
+    peers: readonly FederationPeer[],
+    group: string,
+    includeLocal: boolean,
+    scope: PlacementScope,
+  ): Promise<CandidateFacts[]> {
     const ids = peers.map((p) => p.id);
-    const [reports, rules] = await Promise.all([
+    const [reports, rules, held] = await Promise.all([
       findReportedCapacities(this.deps.db, ids),
       listIngressRulesByPeer(this.deps.db, ids),
+      countDeploymentReplicas(this.deps.db, {
+        moduleName: scope.moduleName,
+        exceptDeploymentId: scope.deploymentId ?? null,
+      }),
     ]);
+    const groupOf = (name: string): string => scope.groups?.[name] ?? group;
+    const free = (reported: number, peerId: string | null, g: string) => {
+      const others = held.get(replicasKey(peerId, g)) ?? 0;
+      return { capacity: Math.max(0, reported - others), heldByOthers: others };
+    };
     const out: CandidateFacts[] = [];
     for (const peer of peers) {
       const reasons: string[] = [];
@@ -97,12 +133,16 @@ export class PlacementService {
       const boundary = evaluateBoundary(rules.get(peer.id) ?? [], PLACEMENT_CAPABILITY);
       if (boundary.action === 'drop') reasons.push(`boundary rule ${boundary.rule} drops ${PLACEMENT_CAPABILITY}`);
       const report = reports.get(peer.id);
+      const g = groupOf(peer.name);
+      const room = report?.capacity == null ? null : free(report.capacity[g] ?? 0, peer.id, g);
       out.push({
         id: peer.id,
         name: peer.name,
         region: peer.region,
         status: peer.status,
-        capacity: report?.capacity == null ? null : (report.capacity[group] ?? 0),
+        capacity: room?.capacity ?? null,
+        heldByOthers: room?.heldByOthers ?? 0,
+        group: g,
         costPerInstance: report?.costPerInstance ?? null,
         allowed: reasons.length === 0,
         reasons,
@@ -112,12 +152,16 @@ export class PlacementService {
     }
     if (includeLocal) {
       const own = await countOnlineInstancesByGroup(this.deps.db);
+      const g = groupOf(this.local.name);
+      const room = free(own[g] ?? 0, null, g);
       out.push({
         id: this.local.id,
         name: this.local.name,
         region: this.local.region,
         status: 'active',
-        capacity: own[group] ?? 0,
+        capacity: room.capacity,
+        heldByOthers: room.heldByOthers,
+        group: g,
         costPerInstance: this.local.costPerInstance,
         allowed: true,
         reasons: [],
@@ -150,7 +194,11 @@ export class PlacementService {
       }
       peers.push(peer);
     }
-    const candidates = await this.candidates(peers, input.group, input.includeLocal);
+    const candidates = await this.candidates(peers, input.group, input.includeLocal, {
+      moduleName: moduleVersion.moduleName,
+      ...(input.groups === undefined ? {} : { groups: input.groups }),
+      deploymentId: input.deploymentId ?? null,
+    });
     const result = planPlacement({ replicas: input.replicas, peers: candidates, placement: input.placement });
     return { moduleVersion, group: input.group, candidates, result };
   }

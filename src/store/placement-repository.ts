@@ -89,3 +89,28 @@ export async function listIngressRulesByPeer(
   }
   return out;
 }
+
+/**
+ * Replicas the active federated deployments of `moduleName` created here hold on each platform, by
+ * `${peerId ?? 'local'}/${group}`: an instance runs one deployment of a module, so they are not free for
+ * another. `exceptDeploymentId`: the deployment being placed (its own shares are not taken from it).
+ */
+export async function countDeploymentReplicas(
+  db: Db,
+  a: { moduleName: string; exceptDeploymentId: string | null },
+): Promise<Map<string, number>> {
+  let q = db
+    .selectFrom('federated_deployment_shares as s')
+    .innerJoin('federated_deployments as d', 'd.id', 's.federated_deployment_id')
+    .select(['s.federation_peer_id', 's.group_name', (eb) => eb.fn.sum<string>('s.desired_replicas').as('n')])
+    .where('d.state', '=', 'active')
+    .where('d.module_name', '=', a.moduleName)
+    .groupBy(['s.federation_peer_id', 's.group_name']);
+  if (a.exceptDeploymentId !== null) q = q.where('d.id', '<>', a.exceptDeploymentId);
+  const rows = await q.execute();
+  return new Map(rows.map((r) => [replicasKey(r.federation_peer_id, r.group_name), Number(r.n)]));
+}
+
+export function replicasKey(peerId: string | null, group: string): string {
+  return `${peerId ?? 'local'}/${group}`;
+}

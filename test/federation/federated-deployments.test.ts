@@ -301,21 +301,39 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     expect(onlyUs.error?.message).toContain('peer-us: data residency keeps deployments in eu-west-1');
     expect(await footprint()).toEqual(before);
 
-    const both = await create({ name: 'eu-mostly', replicas: 2, placement: { strategy: 'weighted' } });
+    // Placement counts eu's capacity for nginx as what web-nginx does not hold there: 4 online, 3 held.
+    const planned = await call(viewer, 'plan_placement', {
+      module_name: 'nginx',
+      version: '1.26.0',
+      replicas: 2,
+      group: 'web',
+      peers: ['peer-eu'],
+      placement: { strategy: 'weighted' },
+    });
+    expect(planned.data).toMatchObject({ feasible: false, unplaced: 1 });
+    expect(planned.data.peers).toEqual([
+      expect.objectContaining({ name: 'peer-eu', group: 'web', capacity: 1, held_by_other_deployments: 3 }),
+    ]);
+    const tooMany = await create({ name: 'eu-mostly', replicas: 2, placement: { strategy: 'weighted' } });
+    expect(tooMany.error?.code).toBe('conflict');
+    expect(await footprint()).toEqual(before);
+
+    const both = await create({ name: 'eu-mostly', replicas: 1, placement: { strategy: 'weighted' } });
     expect(both.isError).toBe(false);
     euMostly = (both.data.federated_deployment as { federated_deployment_id: string }).federated_deployment_id;
     expect(both.data.excluded).toEqual([
       { peer_name: 'peer-us', reasons: ['data residency keeps deployments in eu-west-1 and it is in us-east-1'] },
     ]);
     const shares = (both.data.federated_deployment as { shares: ShareView[] }).shares;
-    expect(shares.map((s) => [s.peer_name, s.desired])).toEqual([['peer-eu', 2]]);
+    expect(shares.map((s) => [s.peer_name, s.desired])).toEqual([['peer-eu', 1]]);
     await host.app.services.residency.set(ADMIN, 'peer-us', null);
   });
 
   it('assigns the local share directly, and marks a share its peer refuses failed (degraded)', async () => {
+    // eu's four instances are held for nginx (web-nginx 3, eu-mostly 1): no capacity left there for mixed.
     const res = await create({
       name: 'mixed',
-      replicas: 3,
+      replicas: 2,
       include_local: true,
       placement: { strategy: 'weighted', weights: { host: 1, 'peer-eu': 1, 'peer-us': 1 } },
       overrides: { 'peer-us': { version: '1.24.0' } },
@@ -326,34 +344,35 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     let d = await get(id);
     expect(d.shares.map((s) => [s.peer_name, s.desired, s.state])).toEqual([
       ['host', 1, 'progressing'],
-      ['peer-eu', 1, 'pending'],
       ['peer-us', 1, 'pending'],
     ]);
     await host.app.services.federation.calls.deliverDue(host.clock.now());
     d = await get(id);
-    // eu's four instances are claimed already (web-nginx 3, eu-mostly 1): mixed finds none free there and is
-    // short; another deployment's instances never count toward it. us has no 1.24.0 and refuses.
-    expect(await claims(eu)).toEqual({ 'web-nginx': 3, 'eu-mostly': 1 });
-    expect(d.byPeer['peer-eu']).toMatchObject({ assigned: 0, state: 'drifted' });
-    expect((await get(euMostly)).byPeer['peer-eu']).toMatchObject({ desired: 2, assigned: 1, state: 'drifted' });
+    // us has no 1.24.0 and refuses.
     expect(d.byPeer['peer-us']).toMatchObject({ state: 'failed', last_error: expect.stringContaining('1.24.0') });
     expect(d.overall).toBe('degraded');
+    expect(await claims(eu)).toEqual({ 'web-nginx': 3, 'eu-mostly': 1 });
 
-    // Deleting eu-mostly tells eu to forget its claim (the instance keeps 1.26.0); mixed's next repair
-    // takes that instance over without changing what it runs.
+    // Deleting eu-mostly tells eu to forget its claim (the instance keeps 1.26.0) ...
     const deleted = await call(admin, 'delete_federated_deployment', { federated_deployment_id: 'eu-mostly' });
     expect(deleted.isError).toBe(false);
+    expect((await get(euMostly)).byPeer['peer-eu']).toMatchObject({ desired: 1, assigned: 1 });
     expect(await host.app.services.federation.calls.deliverDue(host.clock.now())).toBe(1);
     expect(await claims(eu)).toEqual({ 'web-nginx': 3 });
     expect(await desired(eu, '1.26.0')).toHaveLength(4);
     expect(await countEvents(eu.store.db, 'federation.deployment.share_forgotten')).toBe(1);
+
+    // ... so mixed, scaled up, gets a share there and takes that instance over as it is: no rolling upgrade.
+    const scaled = await call(admin, 'update_federated_deployment', { federated_deployment_id: 'mixed', replicas: 3 });
+    expect(scaled.isError).toBe(false);
+    const rolloutsOnEu = await eu.store.db.selectFrom('rollouts').select('id').execute();
+    await host.app.services.federation.calls.deliverDue(host.clock.now());
+    expect(await claims(eu)).toEqual({ 'web-nginx': 3, mixed: 1 });
+    expect(await eu.store.db.selectFrom('rollouts').select('id').execute()).toEqual(rolloutsOnEu);
     await agentsRunNginx(host);
     await host.app.reconciler.tickOnce();
-    await host.app.services.federation.calls.deliverDue(host.clock.now());
-    await host.app.reconciler.tickOnce();
     d = await get(id);
-    expect(await claims(eu)).toEqual({ 'web-nginx': 3, mixed: 1 });
-    expect(d.byPeer['peer-eu']).toMatchObject({ assigned: 1, running_healthy: 1, state: 'in_sync' });
+    expect(d.byPeer['peer-eu']).toMatchObject({ desired: 1, assigned: 1, running_healthy: 1, state: 'in_sync' });
     expect(d.byPeer.host).toMatchObject({ assigned: 1, running_healthy: 1, state: 'in_sync' });
     expect(d.byPeer['peer-us']!.state).toBe('failed');
     expect(await desired(us, '1.24.0')).toEqual([]);
@@ -382,6 +401,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     expect(tooMany.error?.code).toBe('conflict');
     expect((await get()).byPeer['peer-eu']).toMatchObject({ desired: 3, planned: 3 });
 
+    const updatesBefore = await countEvents(host.store.db, 'federation.deployment.updated');
     const res = await call(admin, 'update_federated_deployment', {
       federated_deployment_id: 'web-nginx',
       replicas: 2,
@@ -398,7 +418,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     const d = await get();
     expect(d.byPeer['peer-eu']).toMatchObject({ desired: 1, planned: 1, assigned: 1 });
     expect(d.byPeer['peer-us']).toMatchObject({ desired: 1, planned: 1, assigned: 1 });
-    expect(await countEvents(host.store.db, 'federation.deployment.updated')).toBe(1);
+    expect(await countEvents(host.store.db, 'federation.deployment.updated')).toBe(updatesBefore + 1);
 
     const before = {
       outbox: await outbox(),
