@@ -7,6 +7,8 @@ export const OPERATION_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
 /** What every signed call's body is: who it acts for, its idempotency key for writes, its arguments. */
 export const callEnvelopeSchema = z.strictObject({
+  /** The receiving platform's id: a call signed for one peer is refused by any other. */
+  to: z.uuid(),
   on_behalf_of: z.string().min(1).max(128).nullable(),
   idempotency_key: z.uuid().nullable(),
   args: z.record(z.string(), z.unknown()),

@@ -34,13 +34,16 @@ export type PeerAuthResult =
 /**
  * Authenticates `request`. `findPeerKey` maps the signature's keyid to a peer, returning null for a
  * key it does not know or a peer that may not call (revoked, say): the refusal is then `unknown_key`.
- * The nonce is recorded only after the signature verified, so strangers cannot fill the nonce table.
+ * `recipient`: this platform's id, which the body's `to` must name (covered by the content digest), so a
+ * peer cannot replay to us a call another platform signed for it. The nonce is recorded only after the
+ * signature verified and the address matched, so strangers cannot fill the nonce table and a refusal
+ * changes nothing.
  */
 export async function authenticatePeerRequest(
   db: Db,
   request: SignableRequest & { headers: HeaderMap },
   findPeerKey: (keyId: string) => Promise<PeerKey | null>,
-  opts: { now: Date; maxSkewMs?: number },
+  opts: { now: Date; maxSkewMs?: number; recipient?: string },
 ): Promise<PeerAuthResult> {
   const parsed = parseSignatureHeaders(request.headers);
   if (!parsed.ok) return parsed;
@@ -49,6 +52,13 @@ export async function authenticatePeerRequest(
   if (peer === null) return { ok: false, reason: 'unknown_key', message: `no peer may sign with key ${keyId}` };
   const verified = verifyParsedSignature(request, request.headers, parsed.signature, peer.publicKey, opts);
   if (!verified.ok) return { ...verified, peerId: peer.peerId };
+  if (opts.recipient !== undefined) {
+    const to = addressedTo(request.body);
+    if (to !== opts.recipient) {
+      const message = `the request was signed for platform ${to ?? '(none named)'}, not this one (${opts.recipient})`;
+      return { ok: false, reason: 'misdirected', message, peerId: peer.peerId };
+    }
+  }
   if (!(await recordNonce(db, peer.peerId, nonce, opts.now))) {
     return { ok: false, reason: 'replayed_nonce', message: `nonce ${nonce} was already used`, peerId: peer.peerId };
   }
@@ -62,4 +72,15 @@ export async function authenticatePeerRequest(
 export async function sweepNonces(db: Db, now: Date, opts: { maxSkewMs?: number } = {}): Promise<number> {
   const retentionMs = opts.maxSkewMs === undefined ? NONCE_RETENTION_MS : 2 * opts.maxSkewMs + 60_000;
   return deleteNoncesSeenBefore(db, new Date(now.getTime() - retentionMs));
+}
+
+/** The platform a signed body says it is for: its `to` field, or null. */
+function addressedTo(body: SignableRequest['body']): string | null {
+  try {
+    const json: unknown = JSON.parse(typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+    const to = (json as { to?: unknown } | null)?.to;
+    return typeof to === 'string' ? to : null;
+  } catch {
+    return null;
+  }
 }

@@ -16,7 +16,10 @@ const SIGNATURE = /^([a-z*][a-z0-9_.*-]*)=:([A-Za-z0-9+/]+={0,2}):$/;
 const PARAM = /;([a-z*][a-z0-9_.*-]*)=(?:"([^"]*)"|(-?\d+))/g;
 const NONCE = /^[A-Za-z0-9+/=_-]{16,128}$/;
 
-/** Why a signed request was refused. The last two come from request-auth, which sees keys and nonces. */
+/**
+ * Why a signed request was refused. `unknown_key` and `replayed_nonce` come from request-auth, which sees
+ * keys and nonces; `misdirected` from the receiver, which knows who it is.
+ */
 export type RefusalReason =
   | 'missing_signature'
   | 'malformed_signature'
@@ -25,7 +28,8 @@ export type RefusalReason =
   | 'stale_timestamp'
   | 'future_timestamp'
   | 'unknown_key'
-  | 'replayed_nonce';
+  | 'replayed_nonce'
+  | 'misdirected';
 
 export interface SignatureRefusal {
   ok: false;

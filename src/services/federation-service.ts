@@ -210,7 +210,12 @@ export class FederationService {
     const signer = await this.protocol.signer();
     let activated: PeerAnswer;
     try {
-      activated = await postToPeer(parentUrl, '/federation/v1/activate', {}, { signer, now: this.deps.clock.now() });
+      activated = await postToPeer(
+        parentUrl,
+        '/federation/v1/activate',
+        { to: peer.remotePlatformId },
+        { signer, now: this.deps.clock.now() },
+      );
     } catch (err) {
       if (opts.auditFailure && err instanceof FlotillaError) {
         await this.audit.append(peer.id, {
@@ -298,7 +303,7 @@ export class FederationService {
       const answer = await postToPeer(
         peer.remotePlatformUrl,
         '/federation/v1/revoke',
-        {},
+        { to: peer.remotePlatformId },
         {
           signer,
           now: this.deps.clock.now(),

@@ -253,7 +253,7 @@ export class PeerCalls {
     if (opts.carries !== undefined && opts.carries.length > 0) {
       await this.gates.residency(this.deps.db, peer, opts.carries, operation);
     }
-    const envelope: CallEnvelope = { on_behalf_of: opts.onBehalfOf, idempotency_key: null, args };
+    const envelope: CallEnvelope = { to: addressOf(peer), on_behalf_of: opts.onBehalfOf, idempotency_key: null, args };
     const started = performance.now();
     let answer: PeerAnswer;
     try {
@@ -332,6 +332,7 @@ export class PeerCalls {
       );
     }
     const envelope: CallEnvelope = {
+      to: addressOf(peer),
       on_behalf_of: entry.onBehalfOf,
       idempotency_key: entry.idempotencyKey,
       args: entry.args,
@@ -424,6 +425,14 @@ export class PeerCalls {
 
 function actorOf(peer: FederationPeer, onBehalfOf: string | null): string {
   return onBehalfOf === null ? `peer:${peer.name}` : `peer:${peer.name}/${onBehalfOf}`;
+}
+
+/** The peer's platform id, which every call to it names (set once the handshake completed). */
+function addressOf(peer: FederationPeer): string {
+  if (peer.remotePlatformId === null) {
+    throw new ConflictError(`federation peer ${peer.name} has not told its platform id; calls need an active peering`);
+  }
+  return peer.remotePlatformId;
 }
 
 function requireLive(peer: FederationPeer): void {

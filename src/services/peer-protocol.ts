@@ -199,7 +199,7 @@ export class PeerProtocol {
         if (known === null || known.publicKey === null || !allowed.includes(known.status)) return null;
         return { peerId: known.id, publicKey: parsePublicKey(known.publicKey) };
       },
-      { now },
+      { now, recipient: this.self.id },
     );
     const peer = known as FederationPeer | null;
     if (result.ok && peer !== null) return peer;

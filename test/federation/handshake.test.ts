@@ -63,7 +63,12 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
   };
   const acceptDirect = (body: Record<string, unknown>) => postToPeer(urlA(), '/federation/v1/accept', body);
   const signedToA = (path: string, signer: RequestSigner, nonce?: string) =>
-    postToPeer(urlA(), path, {}, { signer, now: a.clock.now(), ...(nonce === undefined ? {} : { nonce }) });
+    postToPeer(
+      urlA(),
+      path,
+      { to: a.app.platformId },
+      { signer, now: a.clock.now(), ...(nonce === undefined ? {} : { nonce }) },
+    );
   const rowOnA = (name: string) =>
     a.store.db.selectFrom('federation_peers').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
   const auditOnA = async (name: string) => {

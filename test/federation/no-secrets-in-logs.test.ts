@@ -85,14 +85,21 @@ describe.each(STORE_KINDS)('no secret in the logs of two federating platforms on
     const { privateKey } = generateKeyPairSync('ed25519');
     const forged = { keyId: signer.keyId, sign: (d: Uint8Array) => sign(null, d, privateKey) };
     expect(
-      (await postToPeer(a.app.http!.url, '/federation/v1/activate', {}, { signer: forged, now: a.clock.now() })).status,
+      (
+        await postToPeer(
+          a.app.http!.url,
+          '/federation/v1/activate',
+          { to: a.app.platformId },
+          { signer: forged, now: a.clock.now() },
+        )
+      ).status,
     ).toBe(401);
     const nonce = newNonce();
     for (const status of [200, 401]) {
       const res = await postToPeer(
         a.app.http!.url,
         '/federation/v1/activate',
-        {},
+        { to: a.app.platformId },
         { signer, now: a.clock.now(), nonce },
       );
       expect(res.status).toBe(status);

@@ -136,7 +136,7 @@ describe.each(STORE_KINDS)('peer reads and topology on %s', (kind) => {
     const raw = await postToPeer(
       b.app.http!.url,
       '/federation/v1/calls/inventory.summary',
-      { on_behalf_of: 'admin', idempotency_key: null, args: {} },
+      { to: b.app.platformId, on_behalf_of: 'admin', idempotency_key: null, args: {} },
       { signer, now: a.clock.now() },
     );
     expect(raw.status).toBe(403);

@@ -76,11 +76,14 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
     return Number(row.n);
   };
   /** A signed call from B to A's test.apply, as B's platform would send it (or not quite). */
-  const callA = (key: string, opts: { signer?: RequestSigner; now?: Date; nonce?: string; operation?: string } = {}) =>
+  const callA = (
+    key: string,
+    opts: { signer?: RequestSigner; now?: Date; nonce?: string; operation?: string; to?: string } = {},
+  ) =>
     postToPeer(
       urlA(),
       `/federation/v1/calls/${opts.operation ?? 'test.apply'}`,
-      { on_behalf_of: null, idempotency_key: null, args: { key } },
+      { to: opts.to ?? a.app.platformId, on_behalf_of: null, idempotency_key: null, args: { key } },
       {
         signer: opts.signer ?? bSigner,
         now: opts.now ?? a.clock.now(),
@@ -201,6 +204,21 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
     expect(await applied('replayed')).toBe(1);
   });
 
+  it('refuses a call B signed for another platform with 401 (a peer replaying what it was sent), audited, nothing applied', async () => {
+    // Well signed by B, but addressed to B's own id: what B would send on if it replayed a call another
+    // peer signed for it. The address is in the body, so B cannot change it without breaking the digest.
+    await expectOnlyAudited(
+      async () => {
+        const res = await callA('misdirected', { to: b.app.platformId });
+        expect(res.status).toBe(401);
+        expect(JSON.stringify(res.json)).toContain(`signed for platform ${b.app.platformId}, not this one`);
+      },
+      'federation.request.refused',
+      { request: 'test.apply', reason: 'misdirected' },
+    );
+    expect(await applied('misdirected')).toBe(0);
+  });
+
   it('puts 0 bytes on the wire to a peer outside the residency region, audits it, and changes nothing', async () => {
     const proxy = await countingProxy(new URL(b.app.http!.url));
     const realUrl = peering.onA.remotePlatformUrl!;
@@ -317,7 +335,12 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
     expect(Number(head?.sequence)).toBe((await a.app.services.audit.chainHead(peering.onA.id)).sequence);
 
     // Activate (idempotent once active) is answered, not dropped.
-    const activate = await postToPeer(urlA(), '/federation/v1/activate', {}, { signer: bSigner, now: a.clock.now() });
+    const activate = await postToPeer(
+      urlA(),
+      '/federation/v1/activate',
+      { to: a.app.platformId },
+      { signer: bSigner, now: a.clock.now() },
+    );
     expect(activate).toMatchObject({ status: 200, json: { status: 'active' } });
   });
 
@@ -342,7 +365,9 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
     for (const path of ['/federation/v1/activate', '/federation/v1/revoke']) {
       await expectOnlyAudited(
         async () =>
-          expect((await postToPeer(urlA(), path, {}, { signer: bSigner, now: a.clock.now() })).status).toBe(401),
+          expect(
+            (await postToPeer(urlA(), path, { to: a.app.platformId }, { signer: bSigner, now: a.clock.now() })).status,
+          ).toBe(401),
         'federation.request.refused',
         { status: 'revoked' },
       );

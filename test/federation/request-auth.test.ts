@@ -1,7 +1,7 @@
 // Inbound signed requests against a real store: a nonce is accepted once per peer, a replay is refused
 // (also after a restart and when replicas race), only verified requests leave nonces, and the sweep
 // forgets nonces only once no request carrying them could still pass the time check.
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyId } from '../../src/federation/keys.js';
@@ -23,7 +23,7 @@ const base: SignableRequest = { method: 'POST', authority: 'a.example', target: 
 interface TestPeer {
   id: string;
   publicKey: KeyObject;
-  request(opts?: { at?: Date; nonce?: string }): SignableRequest & { headers: Record<string, string> };
+  request(opts?: { at?: Date; nonce?: string; body?: string }): SignableRequest & { headers: Record<string, string> };
 }
 
 async function addPeer(db: Db, name: string): Promise<TestPeer> {
@@ -33,10 +33,13 @@ async function addPeer(db: Db, name: string): Promise<TestPeer> {
   return {
     id,
     publicKey,
-    request: (opts = {}) => ({
-      ...base,
-      headers: { ...signRequest(base, signer, { now: opts.at ?? NOW, nonce: opts.nonce ?? newNonce() }) },
-    }),
+    request: (opts = {}) => {
+      const req = { ...base, body: opts.body ?? base.body };
+      return {
+        ...req,
+        headers: { ...signRequest(req, signer, { now: opts.at ?? NOW, nonce: opts.nonce ?? newNonce() }) },
+      };
+    },
   };
 }
 
@@ -87,6 +90,24 @@ describe.each(STORE_KINDS)('authenticatePeerRequest on %s', (kind) => {
     const result = await authenticatePeerRequest(store.db, alice.request(), keysOf(bob), { now: NOW });
     expect(result).toMatchObject({ ok: false, reason: 'unknown_key' });
     expect(await nonceCount(store.db)).toBe(before);
+  });
+
+  it('with a recipient, accepts only a body addressed to it, and records no nonce for one that is not', async () => {
+    const me = randomUUID();
+    const before = await nonceCount(store.db);
+    for (const body of [JSON.stringify({ to: randomUUID() }), '{}', 'not json']) {
+      const result = await authenticatePeerRequest(store.db, alice.request({ body }), keysOf(alice), {
+        now: NOW,
+        recipient: me,
+      });
+      expect(result).toMatchObject({ ok: false, reason: 'misdirected', peerId: alice.id });
+    }
+    expect(await nonceCount(store.db)).toBe(before);
+    const addressed = alice.request({ body: JSON.stringify({ to: me }) });
+    expect(
+      await authenticatePeerRequest(store.db, addressed, keysOf(alice), { now: NOW, recipient: me }),
+    ).toMatchObject({ ok: true, peerId: alice.id });
+    expect(await nonceCount(store.db)).toBe(before + 1);
   });
 
   it('records no nonce for a request whose signature fails', async () => {
