@@ -567,6 +567,123 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     ]);
   });
 
+  it('applies a percentage strategy per peer: each leg cuts its own fleet at the same cumulative steps, then completes', async () => {
+    // 10 % → 50 % → 100 % of 10 instances is 1, 4, 5; of 4 it is 1, 1, 2; of 2 it is 1, 1 (10 % and 50 % of
+    // two instances are the same one instance, so west's plan has one batch fewer).
+    const sizes = new Map<Site, number>([
+      [origin, 10],
+      [east, 4],
+      [west, 2],
+    ]);
+    const f = new Map<Site, FleetScenario>();
+    for (const [s, count] of sizes) f.set(s, await FleetScenario.create(s.p, s.crew, 'pct', count));
+    const strategy = { type: 'percentage', steps: [10, 50, 100] };
+    const created = await create({
+      module_name: 'mod-pct',
+      peers: ['east', 'west'],
+      include_local: true,
+      group: 'group-pct',
+      strategy,
+    });
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done.state).toBe('completed');
+    expect(done.legs.map((l) => [l.peer_name, l.state, l.batch_count, l.completed_batches, l.healthy_total])).toEqual([
+      ['origin', 'completed', 3, 3, 10],
+      ['east', 'completed', 3, 3, 4],
+      ['west', 'completed', 2, 2, 2],
+    ]);
+    const expected: Record<string, Array<[number, number]>> = {
+      origin: [
+        [0, 1],
+        [1, 4],
+        [2, 5],
+      ],
+      east: [
+        [0, 1],
+        [1, 1],
+        [2, 2],
+      ],
+      west: [
+        [0, 1],
+        [1, 1],
+      ],
+    };
+    for (const s of sites) {
+      const r = await legRollout(s, created.id);
+      expect(r.strategy, s.name).toEqual(strategy);
+      const started = await rolloutEvents(s.p, r.id, 'batch_started');
+      expect(
+        started.map((e) => [e.payload.batch_index, e.payload.instance_count]),
+        s.name,
+      ).toEqual(expected[s.name]);
+      const fleet = f.get(s)!;
+      expect(
+        fleet.agents.every((a) => a.running[fleet.module] === fleet.target.digest),
+        s.name,
+      ).toBe(true);
+    }
+  });
+
+  it('runs a local-only federated rollout (peers: [], include_local) to completion with its one leg, sending nothing to any peer', async () => {
+    const f = await fleets('solo', 4, [origin]);
+    const outbox = () => origin.p.store.db.selectFrom('federation_outbox').select('id').execute();
+    const outboxBefore = await outbox();
+    const auditBefore = [await peerAudit(origin, 'east'), await peerAudit(origin, 'west')];
+    const created = await create({ module_name: 'mod-solo', peers: [], include_local: true, group: 'group-solo' });
+    expect(created.legs).toEqual([
+      expect.objectContaining({ peer_name: 'origin', federation_peer_id: null, state: 'running', batch_count: 2 }),
+    ]);
+
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done).toMatchObject({ state: 'completed', waiting: [] });
+    expect(done.legs).toHaveLength(1);
+    expect(done.legs[0]).toMatchObject({
+      peer_name: 'origin',
+      state: 'completed',
+      batch_count: 2,
+      completed_batches: 2,
+      healthy_total: 4,
+      failed_total: 0,
+    });
+    expect(await legRollout(origin, created.id)).toMatchObject({
+      state: 'completed',
+      federationRolloutRef: created.id,
+    });
+    const fleet = f.get(origin)!;
+    expect(fleet.agents.every((a) => a.running[fleet.module] === fleet.target.digest)).toBe(true);
+    // No peer took part: nothing queued for one, nothing on their logs, no leg on their platforms.
+    expect(await outbox()).toEqual(outboxBefore);
+    expect([await peerAudit(origin, 'east'), await peerAudit(origin, 'west')]).toEqual(auditBefore);
+    for (const s of [east, west]) {
+      const rows = s.p.store.db.selectFrom('rollouts').select('id').where('federation_rollout_ref', '=', created.id);
+      expect(await rows.execute(), s.name).toEqual([]);
+    }
+    const initiated = await call(lead, 'recent_events', { kind_prefix: 'federation.rollout_initiated', limit: 500 });
+    const event = (initiated.data.events as Array<{ payload: Record<string, unknown> }>).find(
+      (e) => e.payload.federated_rollout_id === created.id,
+    );
+    expect(event?.payload).toMatchObject({ include_local: true, peers: [{ peer: 'origin', local: true }] });
+  });
+
+  it('runs a synchronized local-only federated rollout: its one leg raises its own barrier batch by batch', async () => {
+    const f = await fleets('solosync', 6, [origin]);
+    const created = await create({
+      module_name: 'mod-solosync',
+      peers: [],
+      include_local: true,
+      group: 'group-solosync',
+      coordination: 'synchronized',
+      strategy: { type: 'batch', batch_pct: 30 },
+    });
+    expect(created).toMatchObject({ coordination: 'synchronized', barrier_batch: 0 });
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done.state).toBe('completed');
+    expect(done.legs.map((l) => [l.peer_name, l.state, l.completed_batches, l.healthy_total])).toEqual([
+      ['origin', 'completed', 3, 6],
+    ]);
+    expect(await batchesStarted(origin, created.id)).toEqual([0, 1, 2]);
+  });
+
   it('aborts every leg across peers, audited on each peer’s log on both sides', async () => {
     const f = await fleets('ab', 6);
     const created = await create({
