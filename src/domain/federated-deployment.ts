@@ -101,6 +101,8 @@ export interface DeploymentShare {
   runningHealthy: number | null;
   drifted: number | null;
   lastContactAt: Date | null;
+  /** When the share last reached its platform and was applied there; null: not yet. */
+  propagatedAt: Date | null;
   lastError: string | null;
   state: ShareState;
   updatedAt: Date;

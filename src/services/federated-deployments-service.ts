@@ -196,12 +196,17 @@ export class FederatedDeploymentsService {
       const now = this.deps.clock.now();
       const parsed = reportSchema.safeParse(entry.response);
       if (outcome === 'delivered' && parsed.success) {
-        await this.recordReport(db, share, parsed.data, now);
+        await this.propagated(db, String(entry.args.name), share, parsed.data, now);
       } else {
-        await updateShare(
+        const error = entry.lastError ?? `${share.peerName} refused its share`;
+        await updateShare(db, share.id, { state: 'failed', lastError: error }, now);
+        await appendEvent(
           db,
-          share.id,
-          { state: 'failed', lastError: entry.lastError ?? `${share.peerName} refused its share` },
+          {
+            kind: 'federation.deployment.share_refused',
+            actor: 'reconciler',
+            payload: { federated_deployment_id: id, name: entry.args.name, peer_name: share.peerName, error },
+          },
           now,
         );
       }
@@ -451,6 +456,32 @@ export class FederatedDeploymentsService {
       const reports = new Map(answer.deployments.map((a) => [a.federated_deployment_id, a]));
       for (const { d, share } of items) await this.observe(d, share, peer, reports.get(d.id) ?? null, now);
     }
+    await this.reportTransitions(active, now);
+  }
+
+  /** `federation.deployment.state_changed` for each deployment whose overall state this tick changed. */
+  private async reportTransitions(
+    before: readonly { deployment: FederatedDeployment; shares: DeploymentShare[] }[],
+    now: Date,
+  ): Promise<void> {
+    if (before.length === 0) return;
+    const after = new Map(
+      (await listActiveShares(this.deps.db, TICK_LIMIT)).map((a) => [a.deployment.id, overallStateOf(a.shares)]),
+    );
+    for (const { deployment, shares } of before) {
+      const from = overallStateOf(shares);
+      const to = after.get(deployment.id);
+      if (to === undefined || to === from) continue;
+      await appendEvent(
+        this.deps.db,
+        {
+          kind: 'federation.deployment.state_changed',
+          actor: 'reconciler',
+          payload: { federated_deployment_id: deployment.id, name: deployment.name, from, to },
+        },
+        now,
+      );
+    }
   }
 
   // ---- internals ----------------------------------------------------------------------------------
@@ -587,7 +618,32 @@ export class FederatedDeploymentsService {
     }
     const caller = { operatorId: operator.id, name: operator.name, role: operator.role };
     const report = await this.shares.apply(db, caller, argsOf(d, share), null, now);
+    await this.propagated(db, d.name, share, report, now);
+  }
+
+  /** A share reached its platform and was applied: its answer recorded, the step in the event log. */
+  private async propagated(db: Db, name: string, share: DeploymentShare, report: ShareReport, now: Date) {
     await this.recordReport(db, share, report, now);
+    await updateShare(db, share.id, { propagatedAt: now }, now);
+    await appendEvent(
+      db,
+      {
+        kind: 'federation.deployment.propagated',
+        actor: 'reconciler',
+        payload: {
+          federated_deployment_id: share.federatedDeploymentId,
+          name,
+          peer_name: share.peerName,
+          replicas: share.desiredReplicas,
+          version: share.version,
+          group: share.groupName,
+          assigned: report.assigned,
+          running_healthy: report.running_healthy,
+          upgrading: report.upgrading,
+        },
+      },
+      now,
+    );
   }
 
   /**

@@ -501,6 +501,7 @@ export interface FederatedDeploymentSharesTable {
   running_healthy: number | null;
   drifted: number | null;
   last_contact_at: Timestamp | null;
+  propagated_at: ColumnType<Date | null, never, Date | string | null>; // not set on insert: not propagated yet
   last_error: string | null;
   state: string;
   updated_at: Timestamp;

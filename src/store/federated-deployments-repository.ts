@@ -49,6 +49,7 @@ function toShare(r: Selectable<FederatedDeploymentSharesTable>): DeploymentShare
     runningHealthy: r.running_healthy,
     drifted: r.drifted,
     lastContactAt: r.last_contact_at,
+    propagatedAt: r.propagated_at,
     lastError: r.last_error,
     state: r.state as ShareState,
     updatedAt: r.updated_at,
@@ -259,6 +260,7 @@ export type SharePatch = Partial<
     | 'runningHealthy'
     | 'drifted'
     | 'lastContactAt'
+    | 'propagatedAt'
     | 'lastError'
     | 'state'
     | 'plannedReplicas'
@@ -281,6 +283,7 @@ export async function updateShare(db: Db, id: string, patch: SharePatch, at: Dat
       ...(patch.runningHealthy === undefined ? {} : { running_healthy: patch.runningHealthy }),
       ...(patch.drifted === undefined ? {} : { drifted: patch.drifted }),
       ...(patch.lastContactAt === undefined ? {} : { last_contact_at: patch.lastContactAt }),
+      ...(patch.propagatedAt === undefined ? {} : { propagated_at: patch.propagatedAt }),
       ...(patch.lastError === undefined ? {} : { last_error: patch.lastError }),
       ...(patch.state === undefined ? {} : { state: patch.state }),
     })

@@ -178,6 +178,26 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
 
     let d = await get();
     expect(d.overall).toBe('progressing');
+    // Each step of the flow is in the host's event log: defined and scheduled, propagated to each peer.
+    const steps = await host.store.db
+      .selectFrom('events')
+      .select(['kind', 'payload'])
+      .where('kind', 'like', 'federation.deployment.%')
+      .orderBy('id')
+      .execute();
+    expect(steps.map((e) => e.kind)).toEqual([
+      'federation.deployment.created',
+      'federation.deployment.propagated',
+      'federation.deployment.propagated',
+    ]);
+    expect(steps[0]!.payload).toMatchObject({ shares: { 'peer-eu': 3, 'peer-us': 1 } });
+    expect(steps.slice(1).map((e) => e.payload)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ peer_name: 'peer-eu', replicas: 3, assigned: 3 }),
+        expect.objectContaining({ peer_name: 'peer-us', replicas: 1, assigned: 1 }),
+      ]),
+    );
+    expect(d.byPeer['peer-eu']!.propagated_at).toBe(host.clock.now().toISOString());
     expect(d.byPeer['peer-eu']).toMatchObject({ desired: 3, assigned: 3, running_healthy: 0, state: 'progressing' });
     expect(d.byPeer['peer-us']).toMatchObject({ desired: 1, assigned: 1, running_healthy: 0, state: 'progressing' });
 
@@ -186,6 +206,14 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     await host.app.reconciler.tickOnce();
     d = await get();
     expect(d.overall).toBe('in_sync');
+    const changed = await host.store.db
+      .selectFrom('events')
+      .select('payload')
+      .where('kind', '=', 'federation.deployment.state_changed')
+      .execute();
+    expect(changed.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ name: 'web-nginx', from: 'progressing', to: 'in_sync' }),
+    ]);
     expect(d.byPeer['peer-eu']).toMatchObject({ assigned: 3, running_healthy: 3, drifted: 0, state: 'in_sync' });
     expect(d.byPeer['peer-us']).toMatchObject({ assigned: 1, running_healthy: 1, drifted: 0, state: 'in_sync' });
     expect(d.byPeer['peer-eu']!.last_contact_at).toBe(host.clock.now().toISOString());
@@ -350,6 +378,15 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     d = await get(id);
     // us has no 1.24.0 and refuses.
     expect(d.byPeer['peer-us']).toMatchObject({ state: 'failed', last_error: expect.stringContaining('1.24.0') });
+    expect(d.byPeer['peer-us']!.propagated_at).toBeNull();
+    const refused = await host.store.db
+      .selectFrom('events')
+      .select('payload')
+      .where('kind', '=', 'federation.deployment.share_refused')
+      .execute();
+    expect(refused.map((e) => e.payload)).toEqual([
+      expect.objectContaining({ name: 'mixed', peer_name: 'peer-us', error: expect.stringContaining('1.24.0') }),
+    ]);
     expect(d.overall).toBe('degraded');
     expect(await claims(eu)).toEqual({ 'web-nginx': 3, 'eu-mostly': 1 });
 

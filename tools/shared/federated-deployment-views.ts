@@ -35,6 +35,7 @@ export const shareView = z.object({
   drifted: z.number().int().nullable().describe('of those, reporting another digest since the assignment'),
   state: z.enum(SHARE_STATES),
   last_contact_at: isoTime.nullable(),
+  propagated_at: isoTime.nullable().describe('when the share last reached its platform and was applied; null: not yet'),
   last_error: z.string().nullable(),
 });
 
@@ -102,6 +103,7 @@ export function toShareView(s: DeploymentShare): z.infer<typeof shareView> {
     drifted: s.drifted,
     state: s.state,
     last_contact_at: s.lastContactAt?.toISOString() ?? null,
+    propagated_at: s.propagatedAt?.toISOString() ?? null,
     last_error: s.lastError,
   };
 }
