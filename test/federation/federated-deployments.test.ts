@@ -23,6 +23,7 @@ interface ShareView {
   drifted: number | null;
   state: string;
   last_contact_at: string | null;
+  propagated_at: string | null;
 }
 
 describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind) => {
