@@ -112,8 +112,12 @@ export class DeploymentRebalancer {
       const locked = await findFederatedDeployment(trx, { id: d.id }, { forUpdate: true });
       if (locked === null || locked.state !== 'active') return false;
       const shares = await listShares(trx, d.id);
+      // Order-free: the shares as a set, whatever order each read returned them in.
       const fingerprint = (list: DeploymentShare[]) =>
-        list.map((s) => `${s.id}:${s.desiredReplicas}:${s.state === 'failed_over'}`).join(',');
+        list
+          .map((s) => `${s.id}:${s.desiredReplicas}:${s.state === 'failed_over'}`)
+          .sort()
+          .join(',');
       if (fingerprint(shares) !== fingerprint(seen)) return false;
       const from: Record<string, number> = {};
       const to: Record<string, number> = {};

@@ -151,7 +151,10 @@ export async function listShares(db: Db, federatedDeploymentId: string): Promise
   return rows.map(toShare);
 }
 
-/** The shares of every active deployment, oldest deployment first (what the reconciler polls). */
+/**
+ * The shares of every active deployment, oldest deployment first (what the reconciler polls), each
+ * deployment's shares in `listShares` order.
+ */
 export async function listActiveShares(
   db: Db,
   limit: number,
@@ -173,6 +176,8 @@ export async function listActiveShares(
       'in',
       rows.map((r) => r.id),
     )
+    .orderBy(sql`federation_peer_id IS NOT NULL`)
+    .orderBy('peer_name')
     .execute();
   return rows.map((r) => ({
     deployment: toDeployment(r),

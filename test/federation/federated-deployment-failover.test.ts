@@ -4,93 +4,29 @@
 // (failover, audited), and when it is restarted on the same port and store the planned shares come back
 // (failback, audited) and the peer that covered gives the extra instances back.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AgentSimulator } from '../../src/agents/simulator.js';
+import { restartServed } from '../helpers/cli.js';
 import {
-  ChildSet,
-  makeTempDir,
-  processDatabases,
-  restartServed,
-  startServed,
-  type ProcessDatabases,
-  type ServedPlatform,
-  type TempDir,
-} from '../helpers/cli.js';
-import { waitFor as waitForCondition } from '../helpers/fleet.js';
-import { silentLogger, STORE_KINDS } from '../helpers/store.js';
+  federate,
+  prepareFleet,
+  ServedFederation,
+  servedDigest as digest,
+  tool,
+  waitForServed as waitFor,
+  type Obj,
+  type ServedSite as Platform,
+} from '../helpers/served-federation.js';
+import { STORE_KINDS } from '../helpers/store.js';
 
-const DEADLINE_MS = 120_000;
-const waitFor = <T>(what: string, check: () => Promise<T | undefined | false>): Promise<T> =>
-  waitForCondition(what, check, DEADLINE_MS);
 const AGENTS = 5;
-const digest = (c: string): string => `sha256:${c.repeat(64)}`;
-
-type Platform = ServedPlatform & { sim: AgentSimulator | null };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tool results read loosely, as an assistant does
-type Obj = Record<string, any>;
 
 describe.each(STORE_KINDS)('a federated deployment failing over and back on %s', (kind) => {
-  const children = new ChildSet();
-  let tmp: TempDir;
-  let databases: ProcessDatabases;
-  const platforms: Platform[] = [];
+  let sites: ServedFederation;
 
   beforeAll(() => {
-    tmp = makeTempDir('flotilla-feddep-failover-');
-    databases = processDatabases(kind, tmp);
+    sites = new ServedFederation(kind, 'flotilla-feddep-failover-');
   });
-  afterEach(async () => {
-    for (const p of platforms.splice(0)) {
-      await p.sim?.stop();
-      await p.client.close().catch(() => undefined);
-    }
-    await children.killAll();
-  });
-  afterAll(async () => {
-    await databases.dropAll();
-    tmp.remove();
-  });
-
-  async function start(name: string, region: string): Promise<Platform> {
-    const served = await startServed(children, name, [
-      ...['--region', region, '--database-url', await databases.url(name)],
-      ...['--tick-ms', '100', '--agent-heartbeat-ms', '200', '--peer-heartbeat-ms', '300', '--log-level', 'warn'],
-    ]);
-    const platform: Platform = Object.assign(served, { sim: null });
-    platforms.push(platform);
-    return platform;
-  }
-
-  async function tool(p: Platform, name: string, args: Record<string, unknown> = {}): Promise<Obj> {
-    const res = await p.client.callTool(name, args);
-    if (res.isError) throw new Error(`${p.name} ${name}: ${res.text}`);
-    return res.structured as Obj;
-  }
-
-  /** Agents in group web running nginx 1.24.0 (the group's baseline); 1.26.0 published; upgrades automatic. */
-  async function prepareFleet(p: Platform): Promise<void> {
-    await tool(p, 'publish_module_version', { module_name: 'nginx', version: '1.24.0', digest: digest('a') });
-    await tool(p, 'publish_module_version', { module_name: 'nginx', version: '1.26.0', digest: digest('b') });
-    await tool(p, 'set_intervention_policy', {
-      action: 'system.fleet_rolling_upgrade',
-      mode: 'auto',
-      four_eyes: false,
-    });
-    const enroll = await tool(p, 'create_enrollment_token', { group: 'web' });
-    await tool(p, 'assign_module_version', { group: 'web', module_name: 'nginx', version_id: '1.24.0' });
-    p.sim = new AgentSimulator({
-      url: p.url,
-      enrollToken: enroll.token as string,
-      count: AGENTS,
-      modules: { nginx: '1.24.0' },
-      failVersions: new Set(),
-      applyDelayMs: 50,
-      intervalMs: 200,
-      namePrefix: `${p.name}-web`,
-      logger: silentLogger,
-    });
-    p.sim.start();
-    await p.sim.waitEnrolled(60_000);
-  }
+  afterEach(() => sites.stopAll());
+  afterAll(() => sites.dispose());
 
   /** Instances of `p` whose agent reports nginx 1.26.0. */
   const running126 = async (p: Platform): Promise<number> => {
@@ -99,15 +35,12 @@ describe.each(STORE_KINDS)('a federated deployment failing over and back on %s',
   };
 
   it('moves a lost peer’s share to the other peer and back when it returns', async () => {
-    const hq = await start('hq', 'eu-west-1');
-    const eu = await start('eu', 'eu-west-1');
-    const us = await start('us', 'us-east-1');
-    for (const target of [eu, us]) {
-      const proposed = await tool(hq, 'propose_federation_peer', { name: target.name, spawn_mode: 'autonomous_peer' });
-      await tool(target, 'accept_federation_peer', { parent_url: hq.url, acceptance_token: proposed.acceptance_token });
-    }
+    const hq = await sites.start('hq', 'eu-west-1');
+    const eu = await sites.start('eu', 'eu-west-1');
+    const us = await sites.start('us', 'us-east-1');
+    for (const target of [eu, us]) await federate(hq, target);
     await tool(hq, 'publish_module_version', { module_name: 'nginx', version: '1.26.0', digest: digest('b') });
-    for (const p of [eu, us]) await prepareFleet(p);
+    for (const p of [eu, us]) await prepareFleet(p, AGENTS);
     // The peers' heartbeats carry their capacity (online instances of web): wait until hq knows both.
     await waitFor('both peers to report their capacity', async () => {
       const plan = await tool(hq, 'plan_placement', {
@@ -139,7 +72,12 @@ describe.each(STORE_KINDS)('a federated deployment failing over and back on %s',
     // Both peers upgrade two instances each from 1.24.0, by a rolling upgrade scoped to them.
     await waitFor('the deployment to be in sync', async () => (await view()).overall === 'in_sync');
     expect([await running126(eu), await running126(us)]).toEqual([2, 2]);
-    const euRollouts = (await tool(eu, 'list_rollouts', {})).rollouts as Obj[];
+    // The share is in sync once its instances run the version healthy; eu's rollout completes on its next
+    // health judgement, a tick or so later.
+    const euRollouts = await waitFor('eu’s scoped rollout to complete', async () => {
+      const listed = (await tool(eu, 'list_rollouts', {})).rollouts as Obj[];
+      return listed.length === 1 && listed[0]!.state === 'completed' && listed;
+    });
     expect(euRollouts[0]).toMatchObject({ state: 'completed', scope: 'instances' });
 
     await us.client.close();
@@ -163,7 +101,7 @@ describe.each(STORE_KINDS)('a federated deployment failing over and back on %s',
       expect(log.map((e) => e.action)).toContain('federated_deployment.failover');
     }
 
-    await restartServed(children, us);
+    await restartServed(sites.children, us);
     await waitFor('the planned shares to come back', async () => {
       const v = await view();
       return (
