@@ -27,6 +27,7 @@ import {
   claimInboxKey,
   deferOutboxEntry,
   findInboxEntry,
+  findPendingOutboxEntry,
   finishOutboxEntry,
   insertOutboxEntry,
   listOutboxEntries,
@@ -91,6 +92,12 @@ export interface SendOptions {
   actor?: string;
   /** false: not written to the audit log (heartbeats). */
   audited?: boolean;
+  /**
+   * enqueue only: when the same call (operation, arguments, on_behalf_of) is still pending to this peer,
+   * answer that entry and queue nothing, so an idempotent call repeated every tick while a peer is away
+   * is sent once when it answers again.
+   */
+  coalesce?: boolean;
 }
 
 const LIVE: readonly FederationPeer['status'][] = ['active', 'lost_contact'];
@@ -286,6 +293,15 @@ export class PeerCalls {
     requireLive(peer);
     if (opts.carries !== undefined && opts.carries.length > 0)
       await this.gates.residency(db, peer, opts.carries, operation);
+    if (opts.coalesce === true) {
+      const pending = await findPendingOutboxEntry(db, {
+        peerId: peer.id,
+        operation,
+        onBehalfOf: opts.onBehalfOf,
+        args,
+      });
+      if (pending !== null) return pending;
+    }
     const now = this.deps.clock.now();
     const entry = await insertOutboxEntry(db, {
       peerId: peer.id,

@@ -31,6 +31,25 @@ function toEntry(row: Selectable<FederationOutboxTable>): OutboxEntry {
   };
 }
 
+/** A pending entry to `peerId` for the same call (operation, on_behalf_of, arguments), or null. */
+export async function findPendingOutboxEntry(
+  db: Db,
+  a: { peerId: string; operation: string; onBehalfOf: string | null; args: Record<string, unknown> },
+): Promise<OutboxEntry | null> {
+  const row = await db
+    .selectFrom('federation_outbox')
+    .selectAll()
+    .where('federation_peer_id', '=', a.peerId)
+    .where('status', '=', 'pending')
+    .where('operation', '=', a.operation)
+    .where((eb) => (a.onBehalfOf === null ? eb('on_behalf_of', 'is', null) : eb('on_behalf_of', '=', a.onBehalfOf)))
+    .where(sql<boolean>`args = ${JSON.stringify(a.args)}::jsonb`)
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst();
+  return row === undefined ? null : toEntry(row);
+}
+
 export async function insertOutboxEntry(
   db: Db,
   entry: {

@@ -134,6 +134,27 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
     expect(again).toMatchObject({ status: 'delivered', attempts: 2, response: { doubled: 4 } });
   });
 
+  it('coalesces a repeated call still pending: queued and delivered once, another call queued apart', async () => {
+    const fed = a.app.services.federation;
+    const peer = await peerOnA();
+    const enqueue = (args: { key: string; count: number }, coalesce: boolean) =>
+      a.store.db
+        .transaction()
+        .execute((trx) => fed.calls.enqueue(trx, peer, 'test.apply', args, { onBehalfOf: 'alice', coalesce }));
+    const first = await enqueue({ key: 'repeated', count: 1 }, true);
+    const again = await enqueue({ key: 'repeated', count: 1 }, true);
+    const other = await enqueue({ key: 'repeated', count: 2 }, true);
+    const uncoalesced = await enqueue({ key: 'repeated', count: 1 }, false);
+    expect(again.id).toBe(first.id);
+    expect(new Set([first.id, other.id, uncoalesced.id]).size).toBe(3);
+    expect(await fed.calls.deliverDue(a.clock.now())).toBe(3);
+    expect(await applied(b, 'repeated')).toBe(3);
+    // Once delivered it is no longer pending: the same call is queued anew.
+    const later = await enqueue({ key: 'repeated', count: 1 }, true);
+    expect(later.id).not.toBe(first.id);
+    expect(await fed.calls.deliverDue(a.clock.now())).toBe(1);
+  });
+
   it('heartbeats: contact, round trip and the chain head recorded by the other side', async () => {
     advanceBoth(HEARTBEAT_MS);
     expect(await a.app.services.federation.heartbeats.sendDue(a.clock.now())).toBe(1);
