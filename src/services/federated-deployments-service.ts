@@ -424,7 +424,13 @@ export class FederatedDeploymentsService {
       this.deps.db,
       local.map((i) => argsOf(i.d, i.share)),
     );
-    for (const [i, { d, share }] of local.entries()) await this.observe(d, share, null, localReports[i] ?? null, now);
+    if (local.length > 0) {
+      await this.deps.db.transaction().execute(async (trx) => {
+        for (const [i, { d, share }] of local.entries()) {
+          await this.observe(trx, d, share, null, localReports[i] ?? null, now);
+        }
+      });
+    }
     // The calls go out together; the answers are recorded one after another (PGlite has one connection).
     const answers = await Promise.all(
       [...byPeer].map(async ([peerId, items]) => {
@@ -454,7 +460,10 @@ export class FederatedDeploymentsService {
         continue;
       }
       const reports = new Map(answer.deployments.map((a) => [a.federated_deployment_id, a]));
-      for (const { d, share } of items) await this.observe(d, share, peer, reports.get(d.id) ?? null, now);
+      // One transaction per peer's answer, not one per share.
+      await this.deps.db.transaction().execute(async (trx) => {
+        for (const { d, share } of items) await this.observe(trx, d, share, peer, reports.get(d.id) ?? null, now);
+      });
     }
     await this.reportTransitions(active, now);
   }
@@ -676,6 +685,7 @@ export class FederatedDeploymentsService {
 
   /** Records what a share's platform said; on drift, an event and the share sent again. */
   private async observe(
+    trx: Db,
     d: FederatedDeployment,
     share: DeploymentShare,
     peer: FederationPeer | null,
@@ -684,27 +694,25 @@ export class FederatedDeploymentsService {
   ): Promise<void> {
     const seen = report ?? { assigned: 0, running_healthy: 0, drifted: 0, upgrading: 0 };
     const reasons = driftReasons(share, seen);
-    await this.deps.db.transaction().execute(async (trx) => {
-      await this.recordReport(trx, share, seen, now);
-      if (reasons.length === 0) return;
-      await appendEvent(
-        trx,
-        {
-          kind: 'federation.deployment.drifted',
-          actor: 'reconciler',
-          payload: {
-            federated_deployment_id: d.id,
-            name: d.name,
-            peer_name: share.peerName,
-            desired: share.desiredReplicas,
-            ...seen,
-            reasons,
-          },
+    await this.recordReport(trx, share, seen, now);
+    if (reasons.length === 0) return;
+    await appendEvent(
+      trx,
+      {
+        kind: 'federation.deployment.drifted',
+        actor: 'reconciler',
+        payload: {
+          federated_deployment_id: d.id,
+          name: d.name,
+          peer_name: share.peerName,
+          desired: share.desiredReplicas,
+          ...seen,
+          reasons,
         },
-        now,
-      );
-      if (peer === null || peer.status === 'active') await this.dispatch(trx, d, share, d.createdBy);
-    });
+      },
+      now,
+    );
+    if (peer === null || peer.status === 'active') await this.dispatch(trx, d, share, d.createdBy);
   }
 
   private async recordReport(db: Db, share: DeploymentShare, report: ShareReport, now: Date): Promise<void> {
