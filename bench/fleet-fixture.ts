@@ -1,6 +1,6 @@
 // A large enrolled fleet without going through enrollment one agent at a time: the module versions,
-// the group (through its enrollment token) and the group's baseline go through the services; the
-// instances are one INSERT … SELECT generate_series. Agent i (1-based) holds the token agentToken(i);
+// the group (through its enrollment token) and the group's baseline go through the services (or, for a
+// served platform, its MCP tools); the instances are one INSERT … SELECT generate_series. Agent i (1-based) holds the token agentToken(i);
 // the database stores its SHA-256 like enrollment does (checked against hashToken for one agent).
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
@@ -10,6 +10,7 @@ import type { Database } from '../src/store/database.js';
 import type { ModuleVersion } from '../src/domain/types.js';
 import { BOOTSTRAP_ADMIN } from '../src/services/operators-service.js';
 import { hashToken } from '../src/services/tokens.js';
+import type { ServedPlatform } from './served-platform.js';
 
 export const randomDigest = (): string => `sha256:${randomBytes(32).toString('hex')}`;
 
@@ -83,6 +84,50 @@ export async function createBenchFleet(
     count: opts.count,
     insertSeconds,
   };
+}
+
+/** A served platform's fleet: what the rollout needs to know of it. */
+export interface ServedBenchFleet {
+  groupId: string;
+  /** The version every instance runs (the group's baseline) and the one a rollout upgrades to. */
+  old: { version: string; digest: string };
+  target: { version: string; digest: string };
+  count: number;
+  insertSeconds: number;
+}
+
+/**
+ * The same fleet on a `flotilla serve` platform: versions 1.24.0 and 1.26.0, the group (its enrollment
+ * token) and the baseline through MCP as the bootstrap admin; the instances inserted with `p.store`.
+ */
+export async function createServedBenchFleet(
+  p: ServedPlatform,
+  opts: { count: number; groupName: string; moduleName: string; now: Date },
+): Promise<ServedBenchFleet> {
+  const publish = async (version: string): Promise<{ version: string; digest: string }> => {
+    const digest = randomDigest();
+    await p.call('publish_module_version', { module_name: opts.moduleName, version, digest });
+    return { version, digest };
+  };
+  const old = await publish('1.24.0');
+  const target = await publish('1.26.0');
+  const token = await p.call('create_enrollment_token', { group: opts.groupName, ttl_sec: 86_400 });
+  await p.call('assign_module_version', {
+    group: opts.groupName,
+    module_name: opts.moduleName,
+    version_id: old.version,
+  });
+  const groupId = (token.group as { id: string }).id;
+  const insertSeconds = await insertBenchInstances(p.store.db, {
+    groupId,
+    groupName: opts.groupName,
+    enrollmentTokenId: token.enrollment_token_id as string,
+    running: { [opts.moduleName]: old.digest },
+    from: 1,
+    count: opts.count,
+    now: opts.now,
+  });
+  return { groupId, old, target, count: opts.count, insertSeconds };
 }
 
 /**

@@ -21,6 +21,8 @@
 //   BENCH_FED_PLATFORMS  platforms in the federated rollout (origin included)  (default 5)
 //   BENCH_FED_TICK_MS    every platform's reconciler tick there               (default 200)
 //   BENCH_FED_BATCH_PCT  batch size of its batch strategy, % of each fleet     (default 10)
+//   BENCH_FED_TICK_SAMPLE_MS read each platform's last tick over MCP this often, 0 = not (default 0)
+//   BENCH_FED_TRACE      a folder: trace each platform's barrier path there (barrier-trace.ts; default none)
 //   BENCH_PLACEMENT_REPLICAS replicas placed per plan, placement benchmark, 0 = skip (default 100000)
 //   BENCH_PLACEMENT_PEERS   peers they are placed over                    (default 50)
 //   BENCH_FEDDEP_DEPLOYMENTS federated deployments the host reconciles, 0 = skip (default 20)
@@ -29,6 +31,7 @@
 //   BENCH_FEDDEP_REPLICAS   replicas of each deployment                   (default 20)
 //   BENCH_FEDDEP_TICKS      host reconciliation ticks timed               (default 30)
 import os from 'node:os';
+import path from 'node:path';
 import { killAllChildren } from './child-processes.js';
 import { benchFederatedBarrier } from './federated-barrier.js';
 import { benchFederatedDeployments } from './federated-deployments.js';
@@ -68,6 +71,8 @@ const FED_INSTANCES = intEnv('BENCH_FED_INSTANCES', 1000);
 const FED_PLATFORMS = Math.max(2, intEnv('BENCH_FED_PLATFORMS', 5));
 const FED_TICK_MS = Math.max(10, intEnv('BENCH_FED_TICK_MS', 200));
 const FED_BATCH_PCT = Math.min(100, Math.max(1, intEnv('BENCH_FED_BATCH_PCT', 10)));
+const FED_TICK_SAMPLE_MS = intEnv('BENCH_FED_TICK_SAMPLE_MS', 0);
+const FED_TRACE = process.env.BENCH_FED_TRACE === '' ? undefined : process.env.BENCH_FED_TRACE;
 const PLACEMENT_REPLICAS = intEnv('BENCH_PLACEMENT_REPLICAS', 100_000);
 const PLACEMENT_PEERS = Math.max(1, intEnv('BENCH_PLACEMENT_PEERS', 50));
 const FEDDEP_DEPLOYMENTS = intEnv('BENCH_FEDDEP_DEPLOYMENTS', 20);
@@ -78,11 +83,16 @@ const FEDDEP_TICKS = Math.max(1, intEnv('BENCH_FEDDEP_TICKS', 30));
 const CONTRAST_CALLS = 10;
 const MCP_SEED_EVENTS = 10_000;
 
-process.once('SIGINT', () => {
-  console.error('\ninterrupted: stopping child processes, dropping throwaway databases');
-  killAllChildren();
-  void dropAllThrowawayDatabases().finally(() => process.exit(130));
-});
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping child processes, dropping throwaway databases`);
+    killAllChildren();
+    void dropAllThrowawayDatabases().finally(() => process.exit(code));
+  });
+}
 
 /** Other processes on a 2-core machine move the p99 figures: the load average is printed with them. */
 function loadAverage(): string {
@@ -181,6 +191,8 @@ const runs: Array<{ name: string; skip: boolean; run: () => Promise<ResultRow[]>
         instances: FED_INSTANCES,
         tickMs: FED_TICK_MS,
         batchPct: FED_BATCH_PCT,
+        tickSampleMs: FED_TICK_SAMPLE_MS,
+        traceDir: FED_TRACE === undefined ? undefined : path.resolve(FED_TRACE),
       }),
   },
   {

@@ -43,13 +43,24 @@ export async function createThrowawayDatabase(): Promise<ThrowawayDatabase> {
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
+  // One drop at a time: an interrupted run's dropAll waits for a drop already under way instead of
+  // exiting under it. The database stays listed until it is gone, and a failed drop can be retried.
+  let dropping: Promise<void> | null = null;
   const database: ThrowawayDatabase = {
     url: url.toString(),
     name,
-    async drop() {
-      live.delete(database);
+    drop() {
       // FORCE ends any connection still open on it (an interrupted run's pool).
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      dropping ??= admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
+        () => {
+          live.delete(database);
+        },
+        (err: unknown) => {
+          dropping = null;
+          throw err;
+        },
+      );
+      return dropping;
     },
   };
   live.add(database);

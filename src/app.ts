@@ -188,13 +188,14 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     // Multi-hop migration chains: applied here, relayed hop by hop, each later hop behind its own gate.
     const migrationChains = new MigrationChainsService(deps, modules, audit, federation.calls, { name: config.name });
     migrationChains.attach(approvals);
+    // Rollouts first: a completed batch is committed (and pushed to its origin) right after the tick's clock
+    // reading, before the sweeps (which the runner does not depend on) and the network steps, and what the
+    // federated step queues is delivered in the same tick (bench/README.md, section 6).
+    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
     reconciler.register({ name: 'grant-archive', run: (now) => grants.archiveExpired(now).then(() => undefined) });
     reconciler.register({ name: 'stale-sweep', run: (now) => fleet.sweepStale(now).then(() => undefined) });
     reconciler.register({ name: 'approval-expiry', run: (now) => approvals.expireDue(now).then(() => undefined) });
     reconciler.register({ name: 'nonce-sweep', run: (now) => sweepNonces(store.db, now).then(() => undefined) });
-    // Rollouts first after the local sweeps: a completed batch is committed (and pushed to its origin)
-    // before this tick's network steps, and what the federated step queues is delivered in the same tick.
-    reconciler.register({ name: 'rollouts', run: (now) => runner.tick(now).then(() => undefined) });
     reconciler.register({
       name: 'federated-rollouts',
       run: (now) => federatedRollouts.tick(now).then(() => undefined),

@@ -105,12 +105,21 @@ export class FederatedRolloutSync {
       }
     }
     for (const r of rollouts) {
-      const legs = legsOf.get(r.id)!;
       const raised = await this.deps.db.transaction().execute(async (trx) => {
         await findFederatedRollout(trx, r.id, { forUpdate: true });
-        for (const leg of legs) {
+        for (const leg of await listLegs(trx, r.id)) {
           const o = observed.get(leg.id);
-          if (o !== undefined) await this.applyObservation(trx, leg, o, now);
+          if (o === undefined) continue;
+          // The leg's platform reported it (a push, a control's answer, a settlement) while the poll was out:
+          // the poll may have seen less, and applied it would move the leg back, so a barrier the last push
+          // should raise would wait for the next tick. Contact only; the next poll reads it again.
+          const heardSince = leg.lastContactAt !== null && leg.lastContactAt > polledAt;
+          if (o.kind === 'report' && leg.federationPeerId !== null && heardSince) {
+            observed.set(leg.id, { kind: 'answered' });
+            await this.applyObservation(trx, leg, { kind: 'answered' }, now);
+            continue;
+          }
+          await this.applyObservation(trx, leg, o, now);
         }
         return this.refresh(trx, r.id, now);
       });
@@ -395,22 +404,27 @@ export class FederatedRolloutSync {
     // Remote legs are told all at once: one after another, the last leg would start its batch a round
     // trip per leg later than the first (bench/README.md, section 6).
     const sends: Promise<void>[] = [];
+    let localRolloutId: string | null = null;
     for (const leg of legs) {
       const o = observed.get(leg.id);
       const reported = o?.kind === 'report' ? o.report.barrier_batch : undefined;
       // Send when raised now, or when the leg reported a different barrier (a lost or reordered call).
       if (raised === null && (reported === undefined || reported === desired)) continue;
       if (leg.federationPeerId === null) {
-        const rolloutId = leg.localRolloutId;
-        if (rolloutId !== null) {
-          await this.deps.db.transaction().execute((trx) => this.setLocalBarrier(trx, rolloutId, desired));
-        }
+        localRolloutId = leg.localRolloutId;
         continue;
       }
       if (leg.state === 'requested') continue; // its start carries the barrier it was created with
       sends.push(this.sendBarrier(rollout, leg, desired));
     }
-    await Promise.all(sends);
+    // The local leg once the remote calls are under way, beside them: its transaction starts its next batch,
+    // and awaited first it held every remote leg back by that long (bench/README.md, section 6).
+    if (localRolloutId !== null) {
+      const id = localRolloutId;
+      sends.push(this.deps.db.transaction().execute((trx) => this.setLocalBarrier(trx, id, desired)));
+    }
+    const failed = (await Promise.allSettled(sends)).find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   private async sendBarrier(rollout: FederatedRollout, leg: FederatedLeg, barrier: number | null): Promise<void> {
@@ -428,9 +442,12 @@ export class FederatedRolloutSync {
         this.deps.logger.warn({ legId: leg.id, err }, 'set_barrier refused');
         return;
       }
+      // Coalesced: a peer that answers polls but not this call would get one entry per tick otherwise.
       await this.deps.db
         .transaction()
-        .execute((trx) => this.federation.calls.enqueue(trx, peer, 'rollouts.control', args, opts));
+        .execute((trx) =>
+          this.federation.calls.enqueue(trx, peer, 'rollouts.control', args, { ...opts, coalesce: true }),
+        );
     }
   }
 
@@ -451,7 +468,7 @@ export class FederatedRolloutSync {
         peer,
         'rollouts.control',
         { federated_rollout_id: id, action: 'set_barrier', barrier_batch: barrier },
-        { onBehalfOf: rollout.createdBy, actor: ACTOR },
+        { onBehalfOf: rollout.createdBy, actor: ACTOR, coalesce: true },
       );
     }
   }
