@@ -381,6 +381,42 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     expect(done.legs.map((l) => l.completed_batches)).toEqual([3, 3, 3]);
   });
 
+  it('keeps a push that lands while the origin’s status poll is out: the older poll answer does not move the leg back', async () => {
+    const f = await fleets('stale-poll', 4);
+    const created = await create({
+      module_name: 'mod-stale-poll',
+      peers: ['east', 'west'],
+      include_local: true,
+      group: 'group-stale-poll',
+      coordination: 'synchronized',
+    });
+    await tickAll(); // every leg starts batch 0
+    await f.get(east)!.beat(); // east's batch 0 is healthy; east has not ticked yet
+    // The origin's next tick polls east while batch 0 is still in flight there; before the tick records the
+    // answer, east ticks, completes batch 0 and pushes that to the origin (real calls both ways).
+    const calls = origin.p.app.services.federation.calls;
+    const request = calls.request.bind(calls);
+    let pushedDuringPoll = false;
+    calls.request = (async (peer, operation, args, opts) => {
+      const answer = await request(peer, operation, args, opts);
+      if (operation === 'rollouts.status' && peer.name === 'east' && !pushedDuringPoll) {
+        pushedDuringPoll = true;
+        origin.p.clock.advance(1);
+        await tick(east.p);
+      }
+      return answer;
+    }) as typeof calls.request;
+    try {
+      await tick(origin.p);
+    } finally {
+      calls.request = request;
+    }
+    expect(pushedDuringPoll).toBe(true);
+    expect(legOf(await view(created.id), 'east')).toMatchObject({ completed_batches: 1 });
+    const done = await runUntil(created.id, f, (v) => v.state !== 'running');
+    expect(done.state).toBe('completed');
+  });
+
   it('takes a leg’s progress only from the peer running it, under its own rollout id', async () => {
     const [latest] = (await call(lead, 'list_federated_rollouts', { limit: 1 })).data.federated_rollouts as Array<{
       id: string;
