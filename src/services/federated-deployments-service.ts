@@ -40,6 +40,7 @@ import {
   markDeploymentDeleted,
   updateFederatedDeployment,
   updateShare,
+  type SharePatch,
   type DeploymentPatch,
 } from '../store/federated-deployments-repository.js';
 import { findOperatorByName } from '../store/operators-repository.js';
@@ -632,8 +633,7 @@ export class FederatedDeploymentsService {
 
   /** A share reached its platform and was applied: its answer recorded, the step in the event log. */
   private async propagated(db: Db, name: string, share: DeploymentShare, report: ShareReport, now: Date) {
-    await this.recordReport(db, share, report, now);
-    await updateShare(db, share.id, { propagatedAt: now }, now);
+    await this.recordReport(db, share, report, now, { propagatedAt: now });
     await appendEvent(
       db,
       {
@@ -715,7 +715,14 @@ export class FederatedDeploymentsService {
     if (peer === null || peer.status === 'active') await this.dispatch(trx, d, share, d.createdBy);
   }
 
-  private async recordReport(db: Db, share: DeploymentShare, report: ShareReport, now: Date): Promise<void> {
+  /** Records what a share's platform reported, with `also` (when it was propagated) in the same update. */
+  private async recordReport(
+    db: Db,
+    share: DeploymentShare,
+    report: ShareReport,
+    now: Date,
+    also: Pick<SharePatch, 'propagatedAt'> = {},
+  ): Promise<void> {
     await updateShare(
       db,
       share.id,
@@ -726,6 +733,7 @@ export class FederatedDeploymentsService {
         lastContactAt: now,
         lastError: null,
         state: shareStateOf(share.desiredReplicas, report),
+        ...also,
       },
       now,
     );

@@ -4,6 +4,7 @@
 // claimed, so two deployments of one module in one group never count each other's. Plain functions
 // taking `db` or `trx`.
 import { sql } from 'kysely';
+import { ACTIVE_ROLLOUT_STATES } from '../domain/rollout-state.js';
 import type { Db } from './executor.js';
 
 /** A share by the names it travels with; each platform resolves them to its own ids. */
@@ -26,7 +27,7 @@ export interface ShareCounts {
 }
 
 /** Rollout states that are moving instances to their target (a rollback moves them away). */
-const MOVING = sql`('planned', 'pending_approval', 'running', 'paused', 'circuit_open')`;
+const MOVING = sql`(${sql.join(ACTIVE_ROLLOUT_STATES.filter((s) => s !== 'rolling_back'))})`;
 
 /**
  * The counts of every share in `keys`, in one query, in the order given; null where the group, module or
@@ -95,7 +96,9 @@ export interface ShareIds {
  * Up to `limit` live instances of the group a share can take next, in the order it takes them: those it
  * claimed and that are not on the version (another version of it, or an upgrade that ended elsewhere),
  * then unclaimed ones already on the version, then fresh ones, then those running another version.
- * Never one another deployment claimed for the module, nor one the share counts already. `direct`: the
+ * Never one another deployment claimed for the module, nor one the share counts as assigned. (One it
+ * counts as upgrading needs a rollout, so it is not direct, and while a rollout of the module is active
+ * the caller asks for `directOnly`.) `direct`: the
  * instance can be assigned the version at once (it is desired on it already, or has no desired version
  * of the module and runs none of it or the version's own digest).
  * `directOnly`: only those (a rolling upgrade of the module is active in the group). `exclude`: ids the
@@ -121,9 +124,6 @@ export async function shareCandidates(
         AND i.id <> ALL(${a.exclude}::uuid[])
     ) c
     WHERE NOT (c.claimed AND c.claimed_version = ${a.versionId} AND c.on_version)
-      AND NOT (c.claimed AND c.claimed_version = ${a.versionId} AND NOT c.direct AND EXISTS (
-        SELECT 1 FROM rollouts ro WHERE ro.group_id = ${a.groupId} AND ro.module_id = ${a.moduleId}
-          AND ro.target_version_id = ${a.versionId} AND ro.state IN ${MOVING}))
       AND (c.direct OR NOT ${a.directOnly})
     ORDER BY c.claimed DESC, c.on_version DESC, c.direct DESC, (c.status = 'running') DESC, c.name, c.id
     LIMIT ${a.limit}`.execute(db);
