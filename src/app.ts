@@ -12,7 +12,7 @@ import { federationRoutes } from './federation/routes.js';
 import { apiRoutes } from './http/api-routes.js';
 import { mcpRoute } from './http/mcp-route.js';
 import { sendJson } from './http/io.js';
-import { startHttpListener, type HttpListener, type Route } from './http/server.js';
+import { startHttpListener, type HttpListener, type HttpTimeouts, type Route } from './http/server.js';
 import type { AnyTool } from './mcp/define-tool.js';
 import { createMcpServer, type CallerResolver } from './mcp/server.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -73,6 +73,8 @@ export type AppConfig = Pick<
   childrenDir?: string;
   /** This process's cluster_members id when it was spawned as a cluster member (its bootstrap file). */
   clusterMemberId?: string;
+  /** How long HTTP clients may take to send a request; default DEFAULT_HTTP_TIMEOUTS. */
+  httpTimeouts?: Partial<HttpTimeouts>;
 };
 
 export interface AppOverrides {
@@ -312,7 +314,13 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
           allowedOrigins: config.allowedOrigins,
         })),
       ];
-      http = await startHttpListener({ host: config.host, port: config.port, routes, logger });
+      http = await startHttpListener({
+        host: config.host,
+        port: config.port,
+        routes,
+        logger,
+        timeouts: config.httpTimeouts,
+      });
     }
     // After the listener: a member's URL is the listener's. A failure must not leave it open.
     await cluster.register().catch(async (err: unknown) => {

@@ -2,6 +2,7 @@
 // this module knows nothing of MCP, agents or peers beyond their handlers.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ConflictError, InvalidInputError } from '../errors.js';
 import { sendJson } from './io.js';
@@ -16,6 +17,40 @@ export interface HttpListener {
   url: string;
   port: number;
   close(): Promise<void>;
+}
+
+/** How long a client may take; a slow or stalled client is cut rather than holding a connection. */
+export interface HttpTimeouts {
+  /** From connection (or the end of the previous request) until the request's headers are in. */
+  headersMs: number;
+  /** Until the whole request, headers and body, is in. A response still being sent (an SSE stream) is not cut. */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this; above the usual 60 s of load balancers. */
+  keepAliveMs: number;
+  /** How often the two timeouts above are checked; a client is cut up to this much later. */
+  checkIntervalMs: number;
+}
+
+/** Defaults: generous for a person on a slow link, short enough that stalled clients are let go. */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 65_000,
+  checkIntervalMs: 1_000,
+};
+
+/** Errors that mean the client went away or was cut for being slow: routine, not a fault of ours. */
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_HTTP_REQUEST_TIMEOUT']);
+
+function clientWentAway(err: unknown, req: IncomingMessage): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return req.destroyed || req.socket.destroyed || (code !== undefined && CLIENT_GONE_CODES.has(code));
+}
+
+function clientErrorStatus(code: string | undefined): string {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  return '400 Bad Request';
 }
 
 function matches(route: Route, pathname: string): boolean {
@@ -51,8 +86,13 @@ export async function startHttpListener(opts: {
   port: number;
   routes: Route[];
   logger: Logger;
+  timeouts?: Partial<HttpTimeouts> | undefined;
 }): Promise<HttpListener> {
-  const server = http.createServer((req, res) => {
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.timeouts };
+  // The response under way on each socket: a client error must not write a status line into it.
+  const responses = new WeakMap<Duplex, ServerResponse>();
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    responses.set(req.socket, res);
     const url = new URL(req.url ?? '/', 'http://flotilla.invalid');
     const route = opts.routes.find((r) => matches(r, url.pathname));
     if (route === undefined) {
@@ -60,13 +100,37 @@ export async function startHttpListener(opts: {
       return;
     }
     route.handle(req, res, url).catch((err: unknown) => {
+      if (clientWentAway(err, req)) {
+        const code = (err as NodeJS.ErrnoException | null)?.code;
+        opts.logger.debug({ path: url.pathname, code }, 'http client went away before its request was answered');
+        return;
+      }
       opts.logger.error({ err, path: url.pathname }, 'http handler failed');
       if (!res.headersSent)
         sendJson(res, 500, { error: { code: 'internal', message: 'internal error; it has been logged' } });
       else res.end();
     });
+  };
+  const server = http.createServer(
+    {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+    },
+    handler,
+  );
+  // A timed-out, malformed or reset request is the client's doing: a debug line without a stack, then
+  // what node itself would answer (408/431/400) unless a response is already under way on the socket.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    opts.logger.debug({ code: err.code, reason: err.message }, 'http client error; connection closed');
+    const res = responses.get(socket);
+    if (err.code === 'ECONNRESET' || !socket.writable || (res !== undefined && res.headersSent)) {
+      socket.destroy();
+      return;
+    }
+    socket.end(`HTTP/1.1 ${clientErrorStatus(err.code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
-  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     const refused = (err: NodeJS.ErrnoException): void => reject(listenError(err, opts.host, opts.port));
     server.once('error', refused);
