@@ -5,16 +5,20 @@ import { AgentSimulator, parseModulePairs } from '../agents/simulator.js';
 import { InvalidInputError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { say } from './output.js';
+import { resolveToken, tokenHelp, type TokenFlags } from './token-source.js';
 
-export const AGENTS_HELP = `Usage: flotilla agents --url URL --enroll-token T --count N --module nginx=1.24.0 [options]
+const ENROLL_TOKEN: TokenFlags = { flag: 'enroll-token', env: 'FLOTILLA_ENROLL_TOKEN', what: 'an enrollment token' };
+
+export const AGENTS_HELP = `Usage: flotilla agents --url URL --count N --module nginx=1.24.0 [options]
 
 Runs N simulated agents as real HTTP clients: each enrolls, heartbeats the digests of what it runs,
 applies desired versions after a delay, and reports health: failed for versions listed in
 --fail-version. Agents retry with backoff while the platform is unreachable.
+Enrollment token: ${tokenHelp(ENROLL_TOKEN)}
 
 Options:
   --url URL               platform URL (FLOTILLA_URL, default http://127.0.0.1:7410)
-  --enroll-token T        enrollment token (FLOTILLA_ENROLL_TOKEN)
+  --enroll-token-file F   file holding the enrollment token (or FLOTILLA_ENROLL_TOKEN)
   --count N               number of agents (default 10)
   --module M=V            a module each agent runs at start (repeatable)
   --fail-version M=V      a version whose health check fails (repeatable)
@@ -34,6 +38,7 @@ export async function agentsCommand(argv: string[]): Promise<number> {
     options: {
       url: { type: 'string' },
       'enroll-token': { type: 'string' },
+      'enroll-token-file': { type: 'string' },
       count: { type: 'string' },
       module: { type: 'string', multiple: true },
       'fail-version': { type: 'string', multiple: true },
@@ -56,11 +61,13 @@ export async function agentsCommand(argv: string[]): Promise<number> {
     return parsed.data;
   };
   const url = setting('url', z.url(), values.url ?? (process.env.FLOTILLA_URL || 'http://127.0.0.1:7410'));
-  const enrollToken = setting(
-    'enroll-token',
-    z.string().min(1),
-    values['enroll-token'] ?? (process.env.FLOTILLA_ENROLL_TOKEN || undefined),
-  );
+  const enrollToken = resolveToken(ENROLL_TOKEN, {
+    fromFlag: values['enroll-token'],
+    fromFile: values['enroll-token-file'],
+  });
+  if (enrollToken === undefined) {
+    throw new InvalidInputError('an enrollment token is needed: set FLOTILLA_ENROLL_TOKEN or pass --enroll-token-file');
+  }
   const count = setting('count', int(1).max(100_000), values.count ?? '10');
   const applyDelayMs = setting('apply-delay-ms', int(0), values['apply-delay-ms'] ?? '1000');
   const intervalMs =

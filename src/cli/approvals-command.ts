@@ -3,16 +3,18 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
-import { connect } from './client-commands.js';
+import { connect, OPERATOR_TOKEN } from './client-commands.js';
 import { say, sayErr, table } from './output.js';
+import { tokenHelp } from './token-source.js';
 
 export const APPROVALS_HELP = `Usage:
   flotilla approvals list [--status S] [--kind K] [--limit N]     approval requests, newest first
   flotilla approvals approve ID [--option O] [--reason R]         approve a request
   flotilla approvals reject ID [--reason R]                       reject a request
 
-Every form takes --url URL / FLOTILLA_URL (default http://127.0.0.1:7410) and --token TOKEN /
-FLOTILLA_TOKEN. list shows pending requests unless --status says otherwise (pending, approved,
+Every form takes --url URL / FLOTILLA_URL (default http://127.0.0.1:7410) and a token:
+${tokenHelp(OPERATOR_TOKEN)}
+list shows pending requests unless --status says otherwise (pending, approved,
 rejected, expired, superseded); --kind is rollout_plan or rolling_upgrade_continuation. Deciding needs
 the approver role, and with four-eyes someone other than the requester. Approving a circuit-breaker
 continuation needs --option continue_anyway, rollback_completed_batches or abort.
@@ -55,6 +57,7 @@ export async function approvalsCommand(argv: string[]): Promise<number> {
     options: {
       url: { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
       status: { type: 'string' },
       kind: { type: 'string' },
       limit: { type: 'string' },

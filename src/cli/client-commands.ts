@@ -5,28 +5,37 @@ import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 import { connectHttpClient, type FlotillaClient } from '../mcp/client.js';
 import { say, sayErr } from './output.js';
+import { resolveToken, tokenHelp, type TokenFlags } from './token-source.js';
+
+/** The operator token every command acting over HTTP takes. */
+export const OPERATOR_TOKEN: TokenFlags = { flag: 'token', env: 'FLOTILLA_TOKEN', what: 'an operator token' };
 
 export const CLIENT_HELP = `Usage:
-  flotilla tools [--url URL] [--token TOKEN]              list the platform's tools
-  flotilla call TOOL ['{"json":"args"}'] [--url URL] [--token TOKEN]
+  flotilla tools [--url URL]                              list the platform's tools
+  flotilla call TOOL ['{"json":"args"}'] [--url URL]
                                                            call one tool, print its result as JSON
 
---url / FLOTILLA_URL (default http://127.0.0.1:7410), --token / FLOTILLA_TOKEN (an operator token).
+--url / FLOTILLA_URL (default http://127.0.0.1:7410).
+Token: ${tokenHelp(OPERATOR_TOKEN)}
 Exit status 1 when the tool answers with an error.
 `;
 
 const urlSchema = z.url();
 
-/** Connects to the platform named by --url / FLOTILLA_URL as the operator of --token / FLOTILLA_TOKEN. */
+/**
+ * Connects to the platform named by --url / FLOTILLA_URL as the operator of FLOTILLA_TOKEN,
+ * --token-file or --token (which warns: it shows in the process list).
+ */
 export async function connect(values: {
   url?: string | undefined;
   token?: string | undefined;
+  'token-file'?: string | undefined;
 }): Promise<FlotillaClient> {
   const url = values.url ?? (process.env.FLOTILLA_URL || 'http://127.0.0.1:7410');
   if (!urlSchema.safeParse(url).success) throw new InvalidInputError(`invalid setting --url / FLOTILLA_URL: not a URL`);
-  const token = values.token ?? process.env.FLOTILLA_TOKEN;
-  if (token === undefined || token === '') {
-    throw new InvalidInputError('an operator token is needed: pass --token or set FLOTILLA_TOKEN');
+  const token = resolveToken(OPERATOR_TOKEN, { fromFlag: values.token, fromFile: values['token-file'] });
+  if (token === undefined) {
+    throw new InvalidInputError('an operator token is needed: set FLOTILLA_TOKEN or pass --token-file PATH');
   }
   return connectHttpClient(url, token);
 }
@@ -36,7 +45,12 @@ export async function clientCommand(command: 'tools' | 'call', argv: string[]): 
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: { url: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help === true) {
     say(CLIENT_HELP);

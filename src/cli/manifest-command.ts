@@ -3,17 +3,18 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../errors.js';
-import { connect } from './client-commands.js';
+import { connect, OPERATOR_TOKEN } from './client-commands.js';
 import { say, sayErr } from './output.js';
+import { tokenHelp } from './token-source.js';
 
 export const MANIFEST_HELP = `Usage:
-  flotilla diff -f FILE [--url URL] [--token TOKEN]     what applying the manifest would change
-  flotilla apply -f FILE [--url URL] [--token TOKEN]    make the platform match the manifest
+  flotilla diff -f FILE [--url URL]     what applying the manifest would change
+  flotilla apply -f FILE [--url URL]    make the platform match the manifest
 
 FILE is a fleet manifest in YAML or JSON (apiVersion: flotilla/v1, kind: Fleet; see examples/fleet.yaml).
 Sections: modules, intervention_policies, peers (data_residency, boundary_rules), federated_deployments.
---url / FLOTILLA_URL (default http://127.0.0.1:7410), --token / FLOTILLA_TOKEN (an operator token; changing
-policies, residency, boundary rules or federated deployments needs an admin's).
+--url / FLOTILLA_URL (default http://127.0.0.1:7410). Changing policies, residency, boundary rules or
+federated deployments needs an admin's token. Token: ${tokenHelp(OPERATOR_TOKEN)}
 apply validates the whole manifest first and applies nothing if any part is invalid; applying it again
 changes nothing. Exit status 1 when the platform refuses (every error is printed, located by its path).
 `;
@@ -34,6 +35,7 @@ export async function manifestCommand(command: 'diff' | 'apply', argv: string[])
       file: { type: 'string', short: 'f' },
       url: { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

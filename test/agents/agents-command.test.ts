@@ -30,8 +30,6 @@ describe('flotilla agents', () => {
         'agents',
         '--url',
         url,
-        '--enroll-token',
-        t.token,
         '--count',
         '3',
         '--module',
@@ -43,7 +41,7 @@ describe('flotilla agents', () => {
         '--name-prefix',
         'cli',
       ],
-      { env: cliEnv() },
+      { env: cliEnv({ FLOTILLA_ENROLL_TOKEN: t.token }) },
     );
     await child.waitForStdout(/^agents 3\/3 enrolled, 3 healthy, 0 failed, heartbeats [1-9]\d* ok/m);
     await waitFor('3 instances running nginx 1.24.0', async () => {
@@ -66,10 +64,10 @@ describe('flotilla agents', () => {
 
   it('refuses --module without a version in one line and a non-zero exit', async () => {
     const t = await enrollmentTokenFor(admin, 'cli-bad');
-    const result = await children.run(
-      ['agents', '--url', url, '--enroll-token', t.token, '--count', '3', '--module', 'nginx'],
-      { env: cliEnv(), timeoutMs: 30_000 },
-    );
+    const result = await children.run(['agents', '--url', url, '--count', '3', '--module', 'nginx'], {
+      env: cliEnv({ FLOTILLA_ENROLL_TOKEN: t.token }),
+      timeoutMs: 30_000,
+    });
     expect(result.code).not.toBe(0);
     expect(result.code).not.toBeNull();
     expect(result.stdout).toBe('');
