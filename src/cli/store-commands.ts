@@ -24,6 +24,8 @@ export const OPERATORS_HELP = `Usage:
   flotilla operators revoke NAME            revoke an operator's token at once
 
 Roles: ${ROLES.join(' < ')}. Opens the store named by DATABASE_URL (or --database-url) directly.
+Names are never reused: history and approvals name a revoked operator as that person, so a lost token
+means revoking the operator and creating the person under a new name.
 `;
 
 async function withStore<T>(databaseUrl: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {

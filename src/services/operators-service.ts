@@ -75,11 +75,7 @@ export class OperatorsService {
       createdBy: actor,
       createdAt: now,
     });
-    if (operator === null) {
-      throw new ConflictError(`operator ${input.name} already exists`, {
-        hint: 'pick another name, or revoke the existing operator first if its token was lost',
-      });
-    }
+    if (operator === null) throw await this.nameTaken(trx, input.name);
     await appendEvent(
       trx,
       {
@@ -90,6 +86,27 @@ export class OperatorsService {
       now,
     );
     return { operator, token };
+  }
+
+  /**
+   * Why a name cannot be given: names are never reused, because approvals (four-eyes included), rollouts
+   * and the event log record operators by name, so one name must always mean one person.
+   */
+  private async nameTaken(trx: Parameters<typeof insertOperator>[0], name: string): Promise<ConflictError> {
+    const existing = await findOperatorByName(trx, name);
+    if (existing?.revokedAt != null) {
+      return new ConflictError(
+        `operator name ${name} belonged to an operator revoked at ${existing.revokedAt.toISOString()}`,
+        {
+          hint: `names are never reused: the history and approvals name ${name} as that person; pick another name (e.g. ${name}-2)`,
+          details: { name, revoked_at: existing.revokedAt.toISOString() },
+        },
+      );
+    }
+    return new ConflictError(`operator ${name} already exists`, {
+      hint: `pick another name; a lost token is not reissued: revoke ${name} and create the person under a new name (e.g. ${name}-2)`,
+      details: { name },
+    });
   }
 
   /** The caller a bearer token stands for; `unauthorized` for an unknown or revoked token. */
