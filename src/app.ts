@@ -51,6 +51,7 @@ import { PeerReads } from './services/peer-reads.js';
 import { FederatedLegsService } from './services/federated-legs-service.js';
 import { FederatedRolloutsService } from './services/federated-rollouts-service.js';
 import { FederatedRolloutSync, localBarrierSetter } from './services/federated-rollout-sync.js';
+import { STALE_AFTER_MISSED } from './domain/fleet.js';
 import { UnavailableError } from './errors.js';
 import { openStore, parseDatabaseUrl, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrator.js';
@@ -127,7 +128,13 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const learnings = new LearningsService(deps);
     const rollouts = new RolloutsService(deps, fleet, modules, policies, learnings);
     const approvals = new ApprovalsService(deps, rollouts);
-    const runner = new RolloutRunner({ db: store.db, logger: logger.child({ module: 'rollouts' }), policies });
+    const runner = new RolloutRunner({
+      db: store.db,
+      logger: logger.child({ module: 'rollouts' }),
+      policies,
+      // After a store outage an instance gets at least until it would count as stale to heartbeat again.
+      freshWindowMs: STALE_AFTER_MISSED * (config.agentHeartbeatMs ?? 15_000),
+    });
     const audit = new AuditService(deps);
     const residency = new ResidencyService(deps, audit);
     let http: HttpListener | null = null;

@@ -23,6 +23,7 @@ import {
 import { claimRollout, claimRolloutById, updateRollout } from '../store/rollouts-repository.js';
 import { openContinuationApproval, transitionRollout } from '../services/rollout-transitions.js';
 import type { PoliciesService } from '../services/policies-service.js';
+import { StoreOutageCredit } from './store-outage-credit.js';
 
 const ACTOR = 'reconciler';
 /** Rollouts advanced per tick; the rest wait for the next tick. */
@@ -36,16 +37,44 @@ export type RolloutProgressListener = (rolloutIds: readonly string[], now: Date)
 
 export class RolloutRunner {
   private readonly listeners: RolloutProgressListener[] = [];
+  private readonly outage: StoreOutageCredit;
 
-  constructor(private readonly deps: { db: Kysely<Database>; logger: Logger; policies: PoliciesService }) {}
+  constructor(
+    private readonly deps: {
+      db: Kysely<Database>;
+      logger: Logger;
+      policies: PoliciesService;
+      /** The least time an instance gets to heartbeat after a store outage; default 45 s. */
+      freshWindowMs?: number;
+    },
+  ) {
+    this.outage = new StoreOutageCredit({
+      db: deps.db,
+      logger: deps.logger,
+      freshWindowMs: deps.freshWindowMs ?? 45_000,
+    });
+  }
 
   /** Adds a listener for progress made by ticks (federated legs report it to their origin). */
   onProgress(listener: RolloutProgressListener): void {
     this.listeners.push(listener);
   }
 
-  /** Advances every rollout with work once; returns how many were advanced. */
+  /**
+   * Advances every rollout with work once; returns how many were advanced. Time the store was unreachable
+   * is first credited to health deadlines: no instance is judged on time its heartbeats could not arrive.
+   */
   async tick(now: Date): Promise<number> {
+    try {
+      await this.outage.credit(now);
+      return await this.advanceAll(now);
+    } catch (err) {
+      this.outage.noteFailure(err);
+      throw err;
+    }
+  }
+
+  private async advanceAll(now: Date): Promise<number> {
     const done: string[] = [];
     const progressed: string[] = [];
     while (done.length < MAX_PER_TICK) {

@@ -7,6 +7,8 @@ export interface PlatformTable {
   singleton: Generated<boolean>;
   id: Generated<string>;
   created_at: Generated<Date>;
+  /** When the rollout runner last reached the store; null before its first tick. */
+  rollouts_reconciled_at: Timestamp | null;
 }
 
 export interface OperatorsTable {

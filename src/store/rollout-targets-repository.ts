@@ -229,6 +229,27 @@ export async function startBatch(
   return Number(r.rows[0]?.n ?? 0);
 }
 
+/**
+ * Credits `gapMs` during which the store was unreachable to every in-flight target (upgrading or rolling
+ * back): its deadline moves that much later, and to no earlier than `now` plus the smaller of its
+ * rollout's health_timeout_sec and `freshWindowMs` (heartbeats sent during the outage were lost).
+ * Returns how many targets moved.
+ */
+export async function creditUnreachableTime(
+  db: Db,
+  c: { gapMs: number; freshWindowMs: number; now: Date },
+): Promise<number> {
+  const r = await sql`
+    UPDATE rollout_targets t SET deadline_at = GREATEST(
+      t.deadline_at + make_interval(secs => ${c.gapMs / 1000}::double precision),
+      ${c.now}::timestamptz + make_interval(secs => LEAST(ro.health_timeout_sec::double precision, ${c.freshWindowMs / 1000}::double precision))
+    )
+    FROM rollouts ro
+    WHERE ro.id = t.rollout_id AND ro.state IN ('running', 'paused', 'circuit_open', 'rolling_back')
+      AND t.state IN ('upgrading', 'rolling_back')`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
 export interface HealthOutcome {
   instanceId: string;
   batchIndex: number;

@@ -28,7 +28,9 @@ export async function startTestPlatform(
   overrides: AppOverrides = {},
   config: Partial<AppConfig> = {},
 ): Promise<TestPlatform> {
-  const store = await openTestStore(kind, { migrate: false });
+  // A store the test opened itself (e.g. through a hop it can cut) stays the test's to close.
+  const ownsStore = overrides.store === undefined;
+  const store = overrides.store ?? (await openTestStore(kind, { migrate: false }));
   const clock = new ManualClock('2026-11-22T00:00:00.000Z');
   const app = await createApp(
     {
@@ -71,7 +73,7 @@ export async function startTestPlatform(
     async close() {
       await Promise.allSettled(clients.map((c) => c.close()));
       await app.close();
-      await store.close();
+      if (ownsStore) await store.close();
     },
   };
 }
