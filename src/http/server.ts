@@ -89,7 +89,7 @@ export async function startHttpListener(opts: {
   timeouts?: Partial<HttpTimeouts> | undefined;
 }): Promise<HttpListener> {
   const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.timeouts };
-  // The response under way on each socket: a client error must not write a status line into it.
+  // The latest response on each socket: a client error must not write a status line into one under way.
   const responses = new WeakMap<Duplex, ServerResponse>();
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     responses.set(req.socket, res);
@@ -125,7 +125,8 @@ export async function startHttpListener(opts: {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     opts.logger.debug({ code: err.code, reason: err.message }, 'http client error; connection closed');
     const res = responses.get(socket);
-    if (err.code === 'ECONNRESET' || !socket.writable || (res !== undefined && res.headersSent)) {
+    const answering = res !== undefined && res.headersSent && !res.writableEnded;
+    if (err.code === 'ECONNRESET' || !socket.writable || answering) {
       socket.destroy();
       return;
     }
