@@ -78,7 +78,8 @@ describe('slow HTTP clients', () => {
     platform = await startTestPlatform(
       'pglite',
       { logger, extraTools: [hold.tool] },
-      { httpTimeouts: { headersMs: 200, requestMs: 400, checkIntervalMs: 50 } },
+      // Small, but not so small that the test's own MCP client is cut while a busy machine runs it.
+      { httpTimeouts: { headersMs: 2_000, requestMs: 3_000, checkIntervalMs: 100 } },
     );
     port = platform.app.http!.port;
   });
