@@ -28,7 +28,7 @@ import {
 import { isUuid } from '../domain/names.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, ResidencyViolationError } from '../errors.js';
 import { insertApproval } from '../store/approvals-repository.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
@@ -101,6 +101,11 @@ export class MigrationChainsService {
       throw new InvalidInputError(problem, { hint: 'name each peer of the chain once, in hop order' });
     const firstName = input.path[0]!;
     const id = randomUUID();
+    // Refused before the transaction, so a residency refusal stays audited (inside, it would roll back).
+    const firstPeer = await findPeerByName(this.deps.db, firstName);
+    if (firstPeer !== null && firstPeer.status === 'active') {
+      await this.calls.preflight(firstPeer, MIGRATION_OPERATIONS.relay, relayArgs(id, this.self.name, input, 1));
+    }
     await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       const first = await findPeerByName(trx, firstName);
@@ -342,7 +347,18 @@ export class MigrationChainsService {
         error: `applied on ${this.self.name}, but ${next} is ${nextPeer === null ? 'not a federation peer here' : `${nextPeer.status} here`}; the chain stops`,
       });
     }
-    await this.relay(trx, chain, nextPeer, caller.name, now);
+    try {
+      await this.relay(trx, chain, nextPeer, caller.name, now);
+    } catch (err) {
+      // Residency keeps the migration from the next hop: refused (and audited) before a byte left; the
+      // chain stops here, applied, as when the next hop is not a peer.
+      if (!(err instanceof ResidencyViolationError)) throw err;
+      return this.settleHere(trx, chain, caller.name, now, {
+        ...decision,
+        status: 'failed',
+        error: `applied on ${this.self.name}, but ${err.message}; the chain stops`.slice(0, 1000),
+      });
+    }
     return this.settleHere(trx, chain, caller.name, now, { ...decision, status: 'relayed' });
   }
 
@@ -387,13 +403,7 @@ export class MigrationChainsService {
 
   /** Outboxes migrations.relay of `chain` to `peer`, the next hop, on behalf of the chain's operator. */
   private async relay(trx: Db, chain: MigrationChain, peer: FederationPeer, actor: string, now: Date): Promise<void> {
-    const args: RelayArgs = {
-      chain_id: chain.id,
-      origin: chain.originName,
-      migration: chain.migration,
-      path: chain.path,
-      hop_index: chain.hopIndex + 1,
-    };
+    const args = relayArgs(chain.id, chain.originName, chain, chain.hopIndex + 1);
     await this.calls.enqueue(trx, peer, MIGRATION_OPERATIONS.relay, args, { onBehalfOf: chain.requestedBy, actor });
     await setDownstreamPeer(trx, chain.id, peer.id, now);
     await this.audit.append(
@@ -528,6 +538,16 @@ async function digestConflict(db: Db, m: Migration): Promise<string | null> {
   const existing = await findVersion(db, { moduleId: module.id, version: m.version });
   if (existing === null || existing.digest === m.digest) return null;
   return `${m.module_name} ${m.version} is already published with digest ${existing.digest}; versions are immutable`;
+}
+
+/** The migrations.relay arguments that send a chain to hop `hopIndex`. */
+function relayArgs(
+  chainId: string,
+  origin: string,
+  chain: { migration: Migration; path: string[] },
+  hopIndex: number,
+): RelayArgs {
+  return { chain_id: chainId, origin, migration: chain.migration, path: chain.path, hop_index: hopIndex };
 }
 
 function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
