@@ -16,8 +16,10 @@ import {
   MIGRATION_HOP_APPROVAL_KIND,
   MIGRATION_OPERATIONS,
   nextHopName,
+  CHAIN_NAME,
   pathProblem,
   relayArgsSchema,
+  relayProblem,
   type ChainState,
   type HopReportArgs,
   type Migration,
@@ -99,6 +101,14 @@ export class MigrationChainsService {
     const problem = pathProblem(input.path, this.self.name);
     if (problem !== null)
       throw new InvalidInputError(problem, { hint: 'name each peer of the chain once, in hop order' });
+    if (!CHAIN_NAME.test(this.self.name)) {
+      throw new ConflictError(
+        `this platform's name ${JSON.stringify(this.self.name)} cannot travel in a migration chain`,
+        {
+          hint: 'a chain carries its origin as a plain name (letters, digits, ".", "_" or "-"); restart the platform with such a --name',
+        },
+      );
+    }
     const firstName = input.path[0]!;
     const id = randomUUID();
     // Refused before the transaction, so a residency refusal stays audited (inside, it would roll back).
@@ -208,6 +218,13 @@ export class MigrationChainsService {
         details: { field: 'hop_index' },
       });
     }
+    const inconsistent = relayProblem(args, peer.name);
+    if (inconsistent !== null) {
+      throw new InvalidInputError(`migration chain ${args.chain_id} refused: ${inconsistent}`, {
+        hint: `the chain does not agree with what ${this.self.name} knows of it; ask the operator of ${peer.name}`,
+        details: { reason: 'inconsistent_chain', field: inconsistent.startsWith('path') ? 'path' : 'origin' },
+      });
+    }
     if ((await findChain(db, args.chain_id)) !== null) {
       throw new ConflictError(`migration chain ${args.chain_id} already passed through ${this.self.name}`, {
         hint: 'a chain visits each platform once',
@@ -251,6 +268,7 @@ export class MigrationChainsService {
         migration_chain_id: args.chain_id,
         hop_index: k,
         origin: args.origin,
+        path: args.path,
         from_peer: peer.name,
         migration: args.migration,
         relays_to: next,
@@ -466,6 +484,13 @@ export class MigrationChainsService {
         {
           details: { reason: 'not_downstream' },
         },
+      );
+    }
+    const expected = chain.path[args.hop_index - 1];
+    if (expected !== args.platform_name) {
+      throw new InvalidInputError(
+        `hop ${args.hop_index} of migration chain ${chain.id} is ${expected ?? 'past the end of its path'}, not ${args.platform_name}`,
+        { details: { reason: 'inconsistent_chain', field: 'platform_name' } },
       );
     }
     const hop = await advanceHop(
