@@ -50,7 +50,7 @@ import deleteBoundaryRule from './delete-boundary-rule.js';
 import setDataResidency from './set-data-residency.js';
 import getDataResidency from './get-data-residency.js';
 import overrideDataResidency from './override-data-residency.js';
-import pinFederationPeerRegion from './pin-federation-peer-region.js';
+import setFederationPeerRegion from './set-federation-peer-region.js';
 import getPeerInventory from './get-peer-inventory.js';
 import getPeerModuleVersions from './get-peer-module-versions.js';
 import getFederationTopology from './get-federation-topology.js';
@@ -121,7 +121,7 @@ export const TOOLS: readonly AnyTool[] = [
   setDataResidency,
   getDataResidency,
   overrideDataResidency,
-  pinFederationPeerRegion,
+  setFederationPeerRegion,
   getPeerInventory,
   getPeerModuleVersions,
   getFederationTopology,

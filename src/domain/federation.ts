@@ -32,7 +32,7 @@ export interface FederationPeer {
   region: string | null;
   /** The region the peer declared at acceptance (shown; trusted only while nothing is pinned). */
   declaredRegion: string | null;
-  /** `pinned`: an admin set `region` (pin_federation_peer_region); `declared`: the peer's own word. */
+  /** `pinned`: an admin set `region` (set_federation_peer_region); `declared`: the peer's own word. */
   regionSource: RegionSource;
   regionPinnedBy: string | null;
   regionPinnedAt: Date | null;

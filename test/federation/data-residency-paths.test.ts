@@ -130,7 +130,7 @@ describe.each(STORE_KINDS)('data residency on every outbound path on %s', (kind)
       declared_region: 'us-east-1',
     });
 
-    const pinned = await call(adminA, 'pin_federation_peer_region', {
+    const pinned = await call(adminA, 'set_federation_peer_region', {
       federation_peer_id: 'platform-b',
       region: 'eu-west-1',
     });
@@ -168,7 +168,7 @@ describe.each(STORE_KINDS)('data residency on every outbound path on %s', (kind)
     const actions = await auditActions();
     expect(actions.filter((x) => x === 'data_residency.heartbeat_restored')).toHaveLength(1);
 
-    const unpinned = await call(adminA, 'pin_federation_peer_region', {
+    const unpinned = await call(adminA, 'set_federation_peer_region', {
       federation_peer_id: 'platform-b',
       region: null,
     });
@@ -182,13 +182,13 @@ describe.each(STORE_KINDS)('data residency on every outbound path on %s', (kind)
 
   it('refuses a malformed pin and a pin by a non-admin, writing nothing', async () => {
     const before = (await auditActions()).length;
-    const bad = await call(adminA, 'pin_federation_peer_region', {
+    const bad = await call(adminA, 'set_federation_peer_region', {
       federation_peer_id: 'platform-b',
       region: 'EU West\n1',
     });
     expect(bad.error).toMatchObject({ code: 'invalid_input' });
     const viewer = await a.memoryClient(await a.operator('vic', 'viewer'));
-    const forbidden = await call(viewer, 'pin_federation_peer_region', {
+    const forbidden = await call(viewer, 'set_federation_peer_region', {
       federation_peer_id: 'platform-b',
       region: 'eu-west-1',
     });

@@ -53,7 +53,7 @@ export const federationPeerView = z.object({
   region_source: z
     .enum(REGION_SOURCES)
     .describe(
-      'declared: the peer said so at acceptance (trusted as is); pinned: an admin set it (pin_federation_peer_region)',
+      'declared: the peer said so at acceptance (trusted as is); pinned: an admin set it (set_federation_peer_region)',
     ),
   declared_region: z.string().nullable().describe('the region the peer declared at acceptance'),
   last_heartbeat_at: isoTime.nullable().describe('when this side last heard from the peer'),

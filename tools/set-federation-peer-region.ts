@@ -1,14 +1,14 @@
-// pin_federation_peer_region: an admin states the region a peer runs in, so data residency decides on it
+// set_federation_peer_region: an admin states the region a peer runs in, so data residency decides on it
 // rather than on the region the peer declared at acceptance.
 import { z } from 'zod';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { federationPeerIdInput, residencyOutput, toResidencyOutput } from './shared/federation-views.js';
 
 export default defineTool({
-  name: 'pin_federation_peer_region',
+  name: 'set_federation_peer_region',
   title: 'Pin a federation peer region',
   description:
-    "Pins the region data residency decisions use for a federation peer instead of the region it declared at acceptance (null unpins and trusts the declared one again); a later declaration by the peer never changes a pin. Audited on the peer's log (federation.peer.region_pinned or region_unpinned); answers the peer's residency as get_data_residency does.",
+    "Pins the region data residency decisions use for a federation peer instead of the one it declared at acceptance (null unpins), audited on the peer's log, and answers the peer's residency as get_data_residency does.",
   role: 'admin',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   input: {
