@@ -50,6 +50,7 @@ import deleteBoundaryRule from './delete-boundary-rule.js';
 import setDataResidency from './set-data-residency.js';
 import getDataResidency from './get-data-residency.js';
 import overrideDataResidency from './override-data-residency.js';
+import setFederationPeerRegion from './set-federation-peer-region.js';
 import getPeerInventory from './get-peer-inventory.js';
 import getPeerModuleVersions from './get-peer-module-versions.js';
 import getFederationTopology from './get-federation-topology.js';
@@ -120,6 +121,7 @@ export const TOOLS: readonly AnyTool[] = [
   setDataResidency,
   getDataResidency,
   overrideDataResidency,
+  setFederationPeerRegion,
   getPeerInventory,
   getPeerModuleVersions,
   getFederationTopology,

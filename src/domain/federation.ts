@@ -12,6 +12,9 @@ export type SpawnRole = (typeof SPAWN_ROLES)[number];
 export const PEER_STATUSES = ['proposed', 'accepted', 'active', 'lost_contact', 'revoked'] as const;
 export type PeerStatus = (typeof PEER_STATUSES)[number];
 
+export const REGION_SOURCES = ['declared', 'pinned'] as const;
+export type RegionSource = (typeof REGION_SOURCES)[number];
+
 /** One side's record of a peering. `spawnRole` is this platform's role: parent proposed, child accepted. */
 export interface FederationPeer {
   id: string;
@@ -25,7 +28,14 @@ export interface FederationPeer {
   /** The peer's Ed25519 key (SPKI PEM) and its RFC 7638 thumbprint, once accepted. */
   publicKey: string | null;
   publicKeyId: string | null;
+  /** The region residency decisions use: the pinned one when an admin pinned it, else the declared one. */
   region: string | null;
+  /** The region the peer declared at acceptance (shown; trusted only while nothing is pinned). */
+  declaredRegion: string | null;
+  /** `pinned`: an admin set `region` (set_federation_peer_region); `declared`: the peer's own word. */
+  regionSource: RegionSource;
+  regionPinnedBy: string | null;
+  regionPinnedAt: Date | null;
   tokenExpiresAt: Date | null;
   /** When this side last heard from the peer: its heartbeat or any signed call arrived, or it answered one. */
   lastHeartbeatAt: Date | null;

@@ -2,7 +2,8 @@
 // operations (migrations.relay down the path, migrations.hop_report back up it), the statuses a hop moves
 // through, how a report merges into what a platform already knows, and a chain's overall state. No I/O.
 import { z } from 'zod';
-import { digestSchema, moduleNameSchema, versionSchema } from './names.js';
+import { digestSchema, moduleNameSchema, operatorNameSchema, versionSchema } from './names.js';
+import { safeText } from './text.js';
 
 export const MIGRATION_OPERATIONS = {
   /** Sent to the next hop: receive the migration, open the gate, relay onward once approved. */
@@ -27,7 +28,14 @@ export const migrationSchema = z.strictObject({
 });
 export type Migration = z.infer<typeof migrationSchema>;
 
-const peerName = z.string().min(1).max(200);
+/**
+ * A platform's name as a chain carries it (the origin, each hop of the path): a plain name, no spaces,
+ * newlines or markup, since a hop's approval prompt shows it.
+ */
+export const CHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const peerName = z
+  .string()
+  .regex(CHAIN_NAME, 'a platform name: letters, digits, ".", "_" or "-", 1–128 characters, nothing else');
 export const chainPathSchema = z.array(peerName).min(1).max(MAX_CHAIN_PATH);
 
 export const HOP_STATUSES = ['pending', 'awaiting_approval', 'applied', 'relayed', 'rejected', 'failed'] as const;
@@ -49,9 +57,9 @@ export const hopReportArgsSchema = z.strictObject({
   platform_name: peerName,
   status: z.enum(HOP_STATUSES),
   approval_request_id: z.uuid().nullable(),
-  decided_by: z.string().min(1).max(200).nullable(),
+  decided_by: operatorNameSchema.nullable(),
   decided_at: z.iso.datetime().nullable(),
-  error: z.string().max(1000).nullable(),
+  error: safeText({ max: 1000 }).nullable(),
 });
 export type HopReportArgs = z.infer<typeof hopReportArgsSchema>;
 
@@ -117,6 +125,23 @@ export function chainState(hops: readonly Pick<MigrationHop, 'hopIndex' | 'statu
 /** The name of the peer hop `hopIndex` relays to, or null when it is the last hop. */
 export function nextHopName(path: readonly string[], hopIndex: number): string | null {
   return path[hopIndex] ?? null;
+}
+
+/**
+ * Why a relayed chain does not agree with what this hop knows, or null. The sending peer is hop
+ * `hopIndex - 1`: at hop 1 that is the origin itself, so the origin must be the name this platform knows
+ * the sender by; the path must be one the origin could have started.
+ */
+export function relayProblem(
+  args: Pick<RelayArgs, 'origin' | 'path' | 'hop_index'>,
+  senderName: string,
+): string | null {
+  const problem = pathProblem(args.path, args.origin);
+  if (problem !== null) return `path: ${problem.replace('this platform', 'the origin')}`;
+  if (args.hop_index === 1 && args.origin !== senderName) {
+    return `origin ${args.origin} is not the sending peer ${senderName}: at hop 1 the peer relaying the chain is its origin`;
+  }
+  return null;
 }
 
 /** Why a path cannot start a chain, or null. */

@@ -1,12 +1,14 @@
 // MCP prompts: approval reviews rendered for an assistant (the plan or the breaker trip, each option and
 // what it does, and the decide_approval call to make), plus completion of pending approval ids.
-// Reads only: deciding is always the decide_approval tool's job.
+// Reads only: deciding is always the decide_approval tool's job. What a peer supplied is shown as quoted
+// data labelled with that peer (peer-text.ts), never as prose an assistant could take for instructions.
 import type { ApprovalKind, ApprovalRequest } from '../domain/approvals.js';
 import type { Rollout, RolloutBatch } from '../domain/rollout.js';
 import type { Strategy } from '../domain/strategy.js';
 import { estimatedTotalSeconds } from '../domain/strategy.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import type { Services } from '../services/index.js';
+import { inlineName, peerDataBlock } from './peer-text.js';
 
 export interface PromptListing {
   name: string;
@@ -124,10 +126,10 @@ export async function completeApprovalId(
 
 function header(a: ApprovalRequest): string {
   const fourEyes = a.fourEyes
-    ? `four-eyes applies: ${a.requestedBy} requested it and may not decide it`
+    ? `four-eyes applies: ${inlineName(a.requestedBy)} requested it and may not decide it`
     : 'no four-eyes rule';
   return (
-    `Approval request ${a.id} (${a.kind}) is ${a.status}. Requested by ${a.requestedBy} at ${a.createdAt.toISOString()}, ` +
+    `Approval request ${a.id} (${a.kind}) is ${a.status}. Requested by ${inlineName(a.requestedBy)} at ${a.createdAt.toISOString()}, ` +
     `expires ${a.expiresAt.toISOString()}; ${fourEyes}; governed by the ${a.action} intervention policy.`
   );
 }
@@ -214,14 +216,25 @@ function renderTrip(a: ApprovalRequest, r: Rollout | null): string {
   ].join('\n');
 }
 
-/** A migration chain's gate on this hop: what arrives, from where, and where it goes next. */
+/**
+ * A migration chain's gate on this hop: what arrives, from where, and where it goes next. The origin, path,
+ * migration and requester are the sending peer's word: shown only inside its labelled data block.
+ */
 function renderGate(a: ApprovalRequest): string {
   const s = a.summary;
-  const relaysTo = Array.isArray(s.relays_to) ? s.relays_to.join(' → ') : String(s.relays_to ?? '');
+  const fromPeer = String(s.from_peer ?? 'unknown');
+  const relaysTo = typeof s.relays_to === 'string' ? inlineName(s.relays_to) : '';
   return [
-    `Migration chain ${String(s.migration_chain_id)} (started at ${String(s.origin)}) reached this platform from ` +
-      `${String(s.from_peer)} as hop ${String(s.hop_index)}: ${JSON.stringify(s.migration)}.`,
-    `- approve — ${`decide_approval({ approval_request_id: "${a.id}", decision: "approve" })`}: applies it here` +
+    `Migration chain ${inlineName(String(s.migration_chain_id))} reached this platform from ${inlineName(fromPeer)} ` +
+      `as hop ${Number(s.hop_index)}. What it carries:`,
+    peerDataBlock(fromPeer, [
+      ['origin', s.origin],
+      ...(s.path === undefined ? [] : [['path', s.path] as const]),
+      ['migration', s.migration],
+      ['requested_by', a.requestedBy],
+    ]),
+    `- approve — ${`decide_approval({ approval_request_id: "${a.id}", decision: "approve" })`}: applies that ` +
+      'migration here' +
       (relaysTo === '' ? ' (the last hop).' : `, then relays it to ${relaysTo}.`),
     `- reject — ${`decide_approval({ approval_request_id: "${a.id}", decision: "reject", reason })`}: stops the ` +
       'chain here; the origin sees this hop rejected.',
@@ -232,7 +245,7 @@ function closing(a: ApprovalRequest): string {
   if (a.status !== 'pending') {
     return (
       `This request is ${a.status}` +
-      (a.decidedBy === null ? '' : ` (decided by ${a.decidedBy})`) +
+      (a.decidedBy === null ? '' : ` (decided by ${inlineName(a.decidedBy)})`) +
       (a.supersededBy === null ? '' : `; decide ${a.supersededBy} instead`) +
       '; it can no longer be decided here.'
     );
@@ -244,6 +257,8 @@ function closing(a: ApprovalRequest): string {
   return (
     `${investigate}Weigh the options, recommend one with a one-line reason, and once the operator agrees call ` +
     `decide_approval with approval_request_id "${a.id}" as shown above.` +
-    (a.fourEyes ? ` The caller must be an approver other than ${a.requestedBy}.` : ' The caller must be an approver.')
+    (a.fourEyes
+      ? ` The caller must be an approver other than ${inlineName(a.requestedBy)}.`
+      : ' The caller must be an approver.')
   );
 }

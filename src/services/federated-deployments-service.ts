@@ -57,12 +57,7 @@ import {
 import type { FederationService } from './federation-service.js';
 import { requireRole } from './operators-service.js';
 import type { PeerCalls } from './peer-calls.js';
-import {
-  PLACEMENT_CAPABILITY,
-  PLACEMENT_RESIDENCY_KINDS,
-  type PlacementPlan,
-  type PlacementService,
-} from './placement-service.js';
+import { PLACEMENT_CAPABILITY, type PlacementPlan, type PlacementService } from './placement-service.js';
 
 export const DEPLOYMENT_OPERATIONS = {
   assign: 'deployments.assign',
@@ -437,14 +432,20 @@ export class FederatedDeploymentsService {
       [...byPeer].map(async ([peerId, items]) => {
         const peer = await findPeerById(this.deps.db, peerId);
         if (peer === null) return { peer, items, answer: null, error: null };
+        const args = { deployments: items.map((i) => argsOf(i.d, i.share)) };
+        // A poll restates each share: while residency keeps deployments from the peer it is not sent (and,
+        // a poll every tick, not audited each time; the assignment's refusal was).
+        if (!(await this.calls.allows(peer, DEPLOYMENT_OPERATIONS.status, args))) {
+          const error = `data residency policy of federation peer ${peer.name} keeps deployments from it; status not polled`;
+          return { peer, items, answer: null, error };
+        }
         try {
           const answer = statusAnswerSchema.parse(
-            await this.calls.request(
-              peer,
-              DEPLOYMENT_OPERATIONS.status,
-              { deployments: items.map((i) => argsOf(i.d, i.share)) },
-              { onBehalfOf: items[0]!.d.createdBy, actor: 'reconciler', audited: false },
-            ),
+            await this.calls.request(peer, DEPLOYMENT_OPERATIONS.status, args, {
+              onBehalfOf: items[0]!.d.createdBy,
+              actor: 'reconciler',
+              audited: false,
+            }),
           );
           return { peer, items, answer, error: null };
         } catch (err) {
@@ -609,10 +610,7 @@ export class FederatedDeploymentsService {
       const peer = await findPeerById(db, share.federationPeerId);
       try {
         if (peer === null) throw new NotFoundError(`federation peer ${share.peerName} is gone`);
-        await this.calls.enqueue(db, peer, DEPLOYMENT_OPERATIONS.assign, argsOf(d, share), {
-          onBehalfOf,
-          carries: PLACEMENT_RESIDENCY_KINDS,
-        });
+        await this.calls.enqueue(db, peer, DEPLOYMENT_OPERATIONS.assign, argsOf(d, share), { onBehalfOf });
       } catch (err) {
         // A peering no longer live, or residency that now keeps deployments from it: refused before a byte
         // left (the residency gate audited it); the share shows why, and the rebalancer moves it.

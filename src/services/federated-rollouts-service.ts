@@ -24,7 +24,14 @@ import { isUuid } from '../domain/names.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
 import { strategyProblem, type Strategy } from '../domain/strategy.js';
-import { ConflictError, FlotillaError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import {
+  ConflictError,
+  FlotillaError,
+  ForbiddenError,
+  InvalidInputError,
+  NotFoundError,
+  ResidencyViolationError,
+} from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import {
@@ -139,6 +146,13 @@ export class FederatedRolloutsService {
     const { moduleName, moduleId, targetVersion } = await this.resolveModule(input);
     const targets = await this.resolveTargets(input);
     await this.precheck(caller, targets, moduleName, targetVersion);
+    // The starts are queued in one transaction, where a residency refusal would roll back with its audit:
+    // checked first (a start carries the module, version and group the precheck did, and more).
+    for (const t of targets) {
+      if (t.peer === null) continue;
+      const args = { module_name: moduleName, target_version: targetVersion, group: t.group };
+      await this.federation.calls.preflight(t.peer, 'rollouts.start', args);
+    }
 
     const synchronized = input.coordination === 'synchronized';
     const id = await this.deps.db.transaction().execute(async (trx) => {
@@ -401,6 +415,8 @@ export class FederatedRolloutsService {
             answer = parsed.data;
           } catch (err) {
             if (!(err instanceof FlotillaError)) throw err;
+            // Residency keeps the rollout from this peer: refused before a byte left (and audited).
+            if (err instanceof ResidencyViolationError) throw err;
             // The peer's own authorization refused the caller (unknown there, or a role it lacks): the
             // leg is still requested, so its start carries the name and fails there with the reason.
             if (err instanceof ForbiddenError) return null;

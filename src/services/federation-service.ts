@@ -2,7 +2,7 @@
 // accept (child side: redeem the token at the parent, record it, activate with a signed call), list,
 // revoke (telling the remote side, best effort), and each peer's audit log. Inbound protocol calls are
 // peer-protocol.ts's; this module never reads a token back and never writes before a parent said yes.
-import { isUuid } from '../domain/names.js';
+import { isUuid, regionSchema } from '../domain/names.js';
 import type { AuditEntry, ChainVerification } from '../domain/audit.js';
 import {
   ACCEPTANCE_TOKEN_TTL_MS,
@@ -401,7 +401,8 @@ function parseParentIdentity(json: unknown, url: string): ParentIdentity {
     dataResidency: parseDeclaredResidency(body.data_residency),
     remote: {
       platformId: str('platform_id'),
-      region: typeof body.region === 'string' ? body.region : null,
+      // Shown to operators and used by residency until an admin pins one: a well-formed region, or unknown.
+      region: regionSchema.safeParse(body.region).success ? (body.region as string) : null,
       publicKeyPem: publicKeyPem(key),
       publicKeyId: publicKeyId(key),
       contractVersion,

@@ -16,8 +16,10 @@ import {
   MIGRATION_HOP_APPROVAL_KIND,
   MIGRATION_OPERATIONS,
   nextHopName,
+  CHAIN_NAME,
   pathProblem,
   relayArgsSchema,
+  relayProblem,
   type ChainState,
   type HopReportArgs,
   type Migration,
@@ -28,7 +30,7 @@ import {
 import { isUuid } from '../domain/names.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import type { Caller } from '../domain/roles.js';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, ResidencyViolationError } from '../errors.js';
 import { insertApproval } from '../store/approvals-repository.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
@@ -99,8 +101,21 @@ export class MigrationChainsService {
     const problem = pathProblem(input.path, this.self.name);
     if (problem !== null)
       throw new InvalidInputError(problem, { hint: 'name each peer of the chain once, in hop order' });
+    if (!CHAIN_NAME.test(this.self.name)) {
+      throw new ConflictError(
+        `this platform's name ${JSON.stringify(this.self.name)} cannot travel in a migration chain`,
+        {
+          hint: 'a chain carries its origin as a plain name (letters, digits, ".", "_" or "-"); restart the platform with such a --name',
+        },
+      );
+    }
     const firstName = input.path[0]!;
     const id = randomUUID();
+    // Refused before the transaction, so a residency refusal stays audited (inside, it would roll back).
+    const firstPeer = await findPeerByName(this.deps.db, firstName);
+    if (firstPeer !== null && firstPeer.status === 'active') {
+      await this.calls.preflight(firstPeer, MIGRATION_OPERATIONS.relay, relayArgs(id, this.self.name, input, 1));
+    }
     await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       const first = await findPeerByName(trx, firstName);
@@ -203,6 +218,13 @@ export class MigrationChainsService {
         details: { field: 'hop_index' },
       });
     }
+    const inconsistent = relayProblem(args, peer.name);
+    if (inconsistent !== null) {
+      throw new InvalidInputError(`migration chain ${args.chain_id} refused: ${inconsistent}`, {
+        hint: `the chain does not agree with what ${this.self.name} knows of it; ask the operator of ${peer.name}`,
+        details: { reason: 'inconsistent_chain', field: inconsistent.startsWith('path') ? 'path' : 'origin' },
+      });
+    }
     if ((await findChain(db, args.chain_id)) !== null) {
       throw new ConflictError(`migration chain ${args.chain_id} already passed through ${this.self.name}`, {
         hint: 'a chain visits each platform once',
@@ -246,6 +268,7 @@ export class MigrationChainsService {
         migration_chain_id: args.chain_id,
         hop_index: k,
         origin: args.origin,
+        path: args.path,
         from_peer: peer.name,
         migration: args.migration,
         relays_to: next,
@@ -342,7 +365,18 @@ export class MigrationChainsService {
         error: `applied on ${this.self.name}, but ${next} is ${nextPeer === null ? 'not a federation peer here' : `${nextPeer.status} here`}; the chain stops`,
       });
     }
-    await this.relay(trx, chain, nextPeer, caller.name, now);
+    try {
+      await this.relay(trx, chain, nextPeer, caller.name, now);
+    } catch (err) {
+      // Residency keeps the migration from the next hop: refused (and audited) before a byte left; the
+      // chain stops here, applied, as when the next hop is not a peer.
+      if (!(err instanceof ResidencyViolationError)) throw err;
+      return this.settleHere(trx, chain, caller.name, now, {
+        ...decision,
+        status: 'failed',
+        error: `applied on ${this.self.name}, but ${err.message}; the chain stops`.slice(0, 1000),
+      });
+    }
     return this.settleHere(trx, chain, caller.name, now, { ...decision, status: 'relayed' });
   }
 
@@ -387,13 +421,7 @@ export class MigrationChainsService {
 
   /** Outboxes migrations.relay of `chain` to `peer`, the next hop, on behalf of the chain's operator. */
   private async relay(trx: Db, chain: MigrationChain, peer: FederationPeer, actor: string, now: Date): Promise<void> {
-    const args: RelayArgs = {
-      chain_id: chain.id,
-      origin: chain.originName,
-      migration: chain.migration,
-      path: chain.path,
-      hop_index: chain.hopIndex + 1,
-    };
+    const args = relayArgs(chain.id, chain.originName, chain, chain.hopIndex + 1);
     await this.calls.enqueue(trx, peer, MIGRATION_OPERATIONS.relay, args, { onBehalfOf: chain.requestedBy, actor });
     await setDownstreamPeer(trx, chain.id, peer.id, now);
     await this.audit.append(
@@ -456,6 +484,13 @@ export class MigrationChainsService {
         {
           details: { reason: 'not_downstream' },
         },
+      );
+    }
+    const expected = chain.path[args.hop_index - 1];
+    if (expected !== args.platform_name) {
+      throw new InvalidInputError(
+        `hop ${args.hop_index} of migration chain ${chain.id} is ${expected ?? 'past the end of its path'}, not ${args.platform_name}`,
+        { details: { reason: 'inconsistent_chain', field: 'platform_name' } },
       );
     }
     const hop = await advanceHop(
@@ -528,6 +563,16 @@ async function digestConflict(db: Db, m: Migration): Promise<string | null> {
   const existing = await findVersion(db, { moduleId: module.id, version: m.version });
   if (existing === null || existing.digest === m.digest) return null;
   return `${m.module_name} ${m.version} is already published with digest ${existing.digest}; versions are immutable`;
+}
+
+/** The migrations.relay arguments that send a chain to hop `hopIndex`. */
+function relayArgs(
+  chainId: string,
+  origin: string,
+  chain: { migration: Migration; path: string[] },
+  hopIndex: number,
+): RelayArgs {
+  return { chain_id: chainId, origin, migration: chain.migration, path: chain.path, hop_index: hopIndex };
 }
 
 function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {

@@ -16,8 +16,14 @@ import {
   outboxBackoffMs,
   type CallEnvelope,
 } from '../domain/peer-calls.js';
+import {
+  kindsCarried,
+  OUTBOUND_OPERATIONS,
+  type OutboundDeclaration,
+  type OutboundOperation,
+} from '../domain/outbound-operations.js';
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
-import type { ResourceKind } from '../domain/residency.js';
+import { canonicalKinds, type ResidencyDecision, type ResourceKind } from '../domain/residency.js';
 import { ConflictError, FlotillaError, InvalidInputError, NotFoundError } from '../errors.js';
 import { peerError, postToPeer, refusalError, type PeerAnswer } from '../federation/peer-client.js';
 import { appendEvent } from '../store/events-repository.js';
@@ -78,7 +84,17 @@ export interface PeerCallGates {
   ): Promise<unknown>;
   /** Throws (and audits) when sending `kinds` to `peer` would break its data residency policy. */
   residency(db: Db, peer: FederationPeer, kinds: readonly ResourceKind[], action: string): Promise<void>;
+  /** Throws (and audits, outside any transaction) when a transfer of `kinds` could not get through. */
+  residencyPreflight(peer: FederationPeer, kinds: readonly ResourceKind[], action: string): Promise<void>;
+  /** Whether sending `kinds` to `peer` keeps its policy now; reads only. */
+  residencyCheck(peer: FederationPeer, kinds: readonly ResourceKind[]): Promise<ResidencyDecision>;
 }
+
+declare const declaredOperation: unique symbol;
+/** An operation outside OUTBOUND_OPERATIONS that `declareOutbound` declared with its kinds. */
+export type DeclaredOperation = string & { readonly [declaredOperation]: true };
+/** What `request` and `enqueue` accept: a declared operation, never a bare string. */
+export type SendableOperation = OutboundOperation | DeclaredOperation;
 
 /** Runs in the transaction that marks an outbox entry delivered or failed. */
 export type SettledHook = (db: Db, entry: OutboxEntry, outcome: 'delivered' | 'failed') => Promise<void>;
@@ -86,8 +102,6 @@ export type SettledHook = (db: Db, entry: OutboxEntry, outcome: 'delivered' | 'f
 export interface SendOptions {
   /** The local operator the call acts for; the peer matches it by name. */
   onBehalfOf: string | null;
-  /** Kinds of data the call's arguments carry to the peer. */
-  carries?: readonly ResourceKind[];
   /** Who is sending, for the audit log: the operator, or a system actor. */
   actor?: string;
   /** false: not written to the audit log (heartbeats). */
@@ -105,6 +119,8 @@ const LIVE: readonly FederationPeer['status'][] = ['active', 'lost_contact'];
 export class PeerCalls {
   private readonly operations = new Map<string, PeerOperation<never>>();
   private readonly settledHooks = new Map<string, SettledHook>();
+  /** What each operation this platform may send carries: OUTBOUND_OPERATIONS and those declared since. */
+  private readonly outbound = new Map<string, OutboundDeclaration>(Object.entries(OUTBOUND_OPERATIONS));
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -118,6 +134,17 @@ export class PeerCalls {
     if (!OPERATION_NAME.test(operation.name)) throw new Error(`bad peer operation name ${operation.name}`);
     if (this.operations.has(operation.name)) throw new Error(`peer operation ${operation.name} registered twice`);
     this.operations.set(operation.name, operation as PeerOperation<never>);
+  }
+
+  /**
+   * Declares an operation outside OUTBOUND_OPERATIONS (an extension, a test) with the kinds it carries,
+   * so that it can be sent; answers its name as `request` and `enqueue` accept it.
+   */
+  declareOutbound(name: string, declaration: OutboundDeclaration): DeclaredOperation {
+    if (!OPERATION_NAME.test(name)) throw new Error(`bad peer operation name ${name}`);
+    if (this.outbound.has(name)) throw new Error(`outbound peer operation ${name} declared twice`);
+    this.outbound.set(name, declaration);
+    return name as DeclaredOperation;
   }
 
   /** Called when an outbox entry of `operation` settles (delivered, or failed for good). */
@@ -252,14 +279,13 @@ export class PeerCalls {
    */
   async request(
     peer: FederationPeer,
-    operation: string,
+    operation: SendableOperation,
     args: Record<string, unknown>,
     opts: SendOptions,
   ): Promise<unknown> {
     requireLive(peer);
-    if (opts.carries !== undefined && opts.carries.length > 0) {
-      await this.gates.residency(this.deps.db, peer, opts.carries, operation);
-    }
+    const kinds = this.carried(operation, args);
+    if (kinds.length > 0) await this.gates.residency(this.deps.db, peer, kinds, operation);
     const envelope: CallEnvelope = { to: addressOf(peer), on_behalf_of: opts.onBehalfOf, idempotency_key: null, args };
     const started = performance.now();
     let answer: PeerAnswer;
@@ -286,13 +312,13 @@ export class PeerCalls {
   async enqueue(
     db: Db,
     peer: FederationPeer,
-    operation: string,
+    operation: SendableOperation,
     args: Record<string, unknown>,
     opts: SendOptions,
   ): Promise<OutboxEntry> {
     requireLive(peer);
-    if (opts.carries !== undefined && opts.carries.length > 0)
-      await this.gates.residency(db, peer, opts.carries, operation);
+    const kinds = this.carried(operation, args);
+    if (kinds.length > 0) await this.gates.residency(db, peer, kinds, operation);
     if (opts.coalesce === true) {
       const pending = await findPendingOutboxEntry(db, {
         peerId: peer.id,
@@ -327,6 +353,60 @@ export class PeerCalls {
       db,
     );
     return entry;
+  }
+
+  /**
+   * Before a call is queued inside a transaction (where a refusal's audit would roll back): refuses it
+   * now, audited, when the peer's data residency policy keeps what it carries here and no override waits.
+   */
+  async preflight(peer: FederationPeer, operation: SendableOperation, args: Record<string, unknown>): Promise<void> {
+    const kinds = this.carried(operation, args);
+    if (kinds.length > 0) await this.gates.residencyPreflight(peer, kinds, operation);
+  }
+
+  /** Whether `operation` with `args` may go to `peer` now under its residency policy; reads only. */
+  async allows(peer: FederationPeer, operation: SendableOperation, args: Record<string, unknown>): Promise<boolean> {
+    const kinds = this.carried(operation, args);
+    return kinds.length === 0 || (await this.gates.residencyCheck(peer, kinds)).allowed;
+  }
+
+  /**
+   * `args` without the optional parts of `operation` whose kinds the peer's residency policy keeps here
+   * (a heartbeat without capacity), with the kinds and fields so withheld. Reads only: uses no override,
+   * audits nothing.
+   */
+  async withhold(
+    peer: FederationPeer,
+    operation: SendableOperation,
+    args: Record<string, unknown>,
+  ): Promise<{ args: Record<string, unknown>; withheld: ResourceKind[]; fields: string[] }> {
+    const parts = this.declaration(operation).parts ?? {};
+    const kept: Record<string, unknown> = { ...args };
+    const withheld = new Set<ResourceKind>();
+    const fields: string[] = [];
+    for (const [field, kinds] of Object.entries(parts)) {
+      if (args[field] === undefined || kinds.length === 0) continue;
+      const decision = await this.gates.residencyCheck(peer, kinds);
+      if (decision.allowed) continue;
+      delete kept[field];
+      fields.push(field);
+      for (const k of decision.leaving) withheld.add(k);
+    }
+    return { args: kept, withheld: canonicalKinds([...withheld]), fields };
+  }
+
+  private declaration(operation: string): OutboundDeclaration {
+    const declared = this.outbound.get(operation);
+    if (declared === undefined) {
+      throw new InvalidInputError(`${operation} is not an outbound peer operation of this platform; nothing was sent`, {
+        hint: 'every operation sent to a peer is declared, with the data kinds it carries, in OUTBOUND_OPERATIONS',
+      });
+    }
+    return declared;
+  }
+
+  private carried(operation: string, args: Record<string, unknown>): ResourceKind[] {
+    return kindsCarried(this.declaration(operation), args);
   }
 
   /** Delivers due outbox entries (a reconciler step); answers how many settled. */

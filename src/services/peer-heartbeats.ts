@@ -2,16 +2,19 @@
 // the peering and a witness: its hash now at the sequence the receiver last recorded. The receiver keeps
 // every head it was told; a witness or head that disagrees with one recorded means the sender's history
 // was rewritten, and is flagged. A peer not heard from for three intervals shows lost_contact
-// (`federation.peer.heartbeat_stale`) and comes back by itself when it next speaks.
+// (`federation.peer.heartbeat_stale`) and comes back by itself when it next speaks. Parts a peer's data
+// residency policy keeps here (capacity: inventory) are left out, audited when that starts or stops.
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import { GENESIS_HASH } from '../domain/audit.js';
 import type { FederationPeer } from '../domain/federation.js';
+import type { ResourceKind } from '../domain/residency.js';
 import { chainConsistent, lostContactAfterMs, reportedHeadSchema, type ReportedHead } from '../domain/peer-calls.js';
 import { FlotillaError } from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import { recordReportedCapacity } from '../store/placement-repository.js';
+import { swapHeartbeatWithheld } from '../store/residency-repository.js';
 import {
   claimHeartbeatTurns,
   findRecordedHead,
@@ -88,12 +91,13 @@ export class PeerHeartbeats {
     const witness: ReportedHead | null =
       acked === 0 ? null : { sequence: acked, hash: (await this.audit.hashAt(peer.id, acked)) ?? GENESIS_HASH };
     try {
-      const answer = (await this.calls.request(
-        peer,
-        'heartbeat',
-        { head, witness, ...report },
-        { onBehalfOf: null, actor: 'system', audited: false },
-      )) as Partial<HeartbeatAnswer> | null;
+      const { args, withheld, fields } = await this.calls.withhold(peer, 'heartbeat', { head, witness, ...report });
+      await this.noteWithheld(peer, withheld, fields);
+      const answer = (await this.calls.request(peer, 'heartbeat', args, {
+        onBehalfOf: null,
+        actor: 'system',
+        audited: false,
+      })) as Partial<HeartbeatAnswer> | null;
       const recorded = answer?.recorded_sequence;
       if (typeof recorded === 'number' && Number.isSafeInteger(recorded) && recorded > 0) {
         await setAckedSequence(this.deps.db, peer.id, Math.min(recorded, head.sequence));
@@ -102,6 +106,26 @@ export class PeerHeartbeats {
       if (!(err instanceof FlotillaError)) throw err;
       this.deps.logger.debug({ peerId: peer.id, code: err.code }, 'peer heartbeat unanswered');
     }
+  }
+
+  /** Audits, once per change (not every tick), which kinds heartbeats to the peer now leave out. */
+  private async noteWithheld(peer: FederationPeer, withheld: ResourceKind[], fields: string[]): Promise<void> {
+    await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await swapHeartbeatWithheld(trx, peer.id, withheld))) return;
+      const withholding = withheld.length > 0;
+      await this.audit.append(
+        peer.id,
+        {
+          actor: 'system',
+          action: withholding ? 'data_residency.heartbeat_withheld' : 'data_residency.heartbeat_restored',
+          payload: { action: 'heartbeat', resource_kinds: withheld, fields },
+        },
+        trx,
+      );
+      if (withholding) {
+        this.deps.logger.warn({ peerId: peer.id, kinds: withheld }, 'heartbeats leave out what residency keeps here');
+      }
+    });
   }
 
   private async ackedSequence(peerId: string): Promise<number> {

@@ -106,7 +106,7 @@ export class PeerReads {
   private read(
     caller: Caller,
     peer: FederationPeer,
-    operation: string,
+    operation: 'inventory.summary' | 'module_versions.list',
     args: Record<string, unknown>,
   ): Promise<unknown> {
     return this.federation.calls.request(peer, operation, args, { onBehalfOf: caller.name, actor: caller.name });

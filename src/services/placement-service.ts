@@ -19,14 +19,15 @@ import {
   listIngressRulesByPeer,
   replicasKey,
 } from '../store/placement-repository.js';
+import { OUTBOUND_OPERATIONS } from '../domain/outbound-operations.js';
 import type { ServiceDeps } from './context.js';
 import type { FederationService } from './federation-service.js';
 import type { ModulesService } from './modules-service.js';
 import type { PlacementReport } from './peer-heartbeats.js';
 import type { ResidencyService } from './residency-service.js';
 
-/** What a share sends a peer: the deployment itself and the module's configuration. */
-export const PLACEMENT_RESIDENCY_KINDS: readonly ResourceKind[] = ['deployments', 'module_config'];
+/** What a share sends a peer (the deployment itself and the module's configuration), as deployments.assign declares. */
+export const PLACEMENT_RESIDENCY_KINDS: readonly ResourceKind[] = OUTBOUND_OPERATIONS['deployments.assign'].carries;
 /** The capability a peer's share is delivered under. */
 export const PLACEMENT_CAPABILITY = 'deployments.assign' as const;
 export const DEFAULT_COST_PER_INSTANCE = 1;

@@ -2,7 +2,7 @@
 // and enforce the policy before resources leave: a transfer that would take pinned kinds out of the
 // region consumes one matching override or is refused and audited. Sends nothing itself.
 import type { FederationPeer } from '../domain/federation.js';
-import { isUuid } from '../domain/names.js';
+import { isUuid, regionSchema } from '../domain/names.js';
 import {
   canonicalKinds,
   RESIDENCY_VIOLATION_HINT,
@@ -20,7 +20,7 @@ import type { Caller } from '../domain/roles.js';
 import { ConflictError, InvalidInputError, NotFoundError, ResidencyViolationError } from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
-import { findPeerById, findPeerByName } from '../store/peers-repository.js';
+import { findPeerById, findPeerByName, setPinnedRegion } from '../store/peers-repository.js';
 import {
   consumeResidencyOverride,
   deleteResidencyPolicy,
@@ -105,6 +105,44 @@ export class ResidencyService {
       return before?.policy ?? null;
     });
     return { state: await this.stateOf(peer), previous };
+  }
+
+  /**
+   * Pins the region residency decisions use for the peer (`null` unpins: the region it declared at
+   * acceptance counts again), audited on the peer's log. A later declaration by the peer never changes a pin.
+   */
+  async pinRegion(
+    caller: Caller,
+    ref: string,
+    region: string | null,
+  ): Promise<{ state: ResidencyState; previous: string | null }> {
+    requireRole(caller, 'admin', "pinning a federation peer's region");
+    if (region !== null) {
+      const parsed = regionSchema.safeParse(region);
+      if (!parsed.success) {
+        throw new InvalidInputError(`region: ${parsed.error.issues[0]!.message}`, {
+          hint: 'give the region the peer really runs in, e.g. eu-west-1, or null to trust its declared region',
+        });
+      }
+    }
+    const peer = await this.resolve(ref);
+    const previous = peer.regionSource === 'pinned' ? peer.region : null;
+    if (previous === region) return { state: await this.stateOf(peer), previous }; // unchanged: nothing written
+    const pinned = await this.deps.db.transaction().execute(async (trx) => {
+      const now = this.deps.clock.now();
+      const updated = await setPinnedRegion(trx, peer.id, { region, by: caller.name, at: now });
+      if (updated === null) throw new NotFoundError(`no federation peer ${ref}`);
+      const payload = { region, previous_pin: previous, declared_region: peer.declaredRegion };
+      const action = region === null ? 'federation.peer.region_unpinned' : 'federation.peer.region_pinned';
+      await this.audit.append(peer.id, { actor: caller.name, action, payload }, trx);
+      await appendEvent(
+        trx,
+        { kind: action, actor: caller.name, payload: { peer_id: peer.id, name: peer.name, ...payload } },
+        now,
+      );
+      return updated;
+    });
+    return { state: await this.stateOf(pinned), previous };
   }
 
   /** The peer's policy, the policy it declared for us, and whether it complies now. */
@@ -214,6 +252,19 @@ export class ResidencyService {
         `its data residency policy keeps them in ${decision.policyRegion}`,
       { hint: RESIDENCY_VIOLATION_HINT, details: { federation_peer_id: peer.id, ...facts } },
     );
+  }
+
+  /**
+   * For a transfer about to be queued inside a transaction (where a refusal's audit would roll back with
+   * it): refuses it now, outside any transaction, audited, when the policy keeps `kinds` from the peer
+   * and no open override could let it through. Allowed, or an override waiting: nothing written.
+   */
+  async preflight(peer: FederationPeer, kinds: readonly ResourceKind[], action: string, actor = 'system') {
+    const decision = await this.check(peer, kinds);
+    if (decision.allowed) return;
+    const open = await listOpenResidencyOverrides(this.deps.db, peer.id);
+    if (open.some((o) => decision.leaving.every((k) => o.resourceKinds.includes(k)))) return;
+    await this.enforce(this.deps.db, peer, kinds, action, actor);
   }
 
   /** Whether sending `kinds` to the peer keeps its policy now. Reads only: uses no override, audits nothing. */

@@ -264,6 +264,12 @@ export interface FederationPeersTable {
   /** The peer's declared cost per instance (numeric: pg returns a string). */
   reported_cost_per_instance: ColumnType<string | null, number | null | undefined, number | null>;
   capacity_reported_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** The region an admin pinned for the peer; when set, residency decisions use it, not `region`. */
+  pinned_region: string | null;
+  region_pinned_by: string | null;
+  region_pinned_at: Timestamp | null;
+  /** Kinds this side's heartbeats to the peer leave out now, for its data residency policy. */
+  heartbeat_withheld_kinds: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface FederationOutboxTable {

@@ -18,7 +18,11 @@ export function toPeer(row: Selectable<FederationPeersTable>): FederationPeer {
     contractVersion: row.contract_version,
     publicKey: row.public_key,
     publicKeyId: row.public_key_id,
-    region: row.region,
+    region: row.pinned_region ?? row.region,
+    declaredRegion: row.region,
+    regionSource: row.pinned_region === null ? 'declared' : 'pinned',
+    regionPinnedBy: row.region_pinned_by,
+    regionPinnedAt: row.region_pinned_at,
     tokenExpiresAt: row.token_expires_at,
     lastHeartbeatAt: row.last_heartbeat_at,
     lastRttMs: row.last_rtt_ms,
@@ -229,4 +233,27 @@ export async function listPeers(
     .limit(opts.limit + 1)
     .execute();
   return rows.map(toPeer);
+}
+
+/**
+ * Pins the region residency decisions use for a peer (`null` unpins: its declared region is used again).
+ * Answers the peer as it is now, or null when there is no such peer.
+ */
+export async function setPinnedRegion(
+  db: Db,
+  peerId: string,
+  pin: { region: string | null; by: string; at: Date },
+): Promise<FederationPeer | null> {
+  const row = await db
+    .updateTable('federation_peers')
+    .set({
+      pinned_region: pin.region,
+      region_pinned_by: pin.region === null ? null : pin.by,
+      region_pinned_at: pin.region === null ? null : pin.at,
+      updated_at: pin.at,
+    })
+    .where('id', '=', peerId)
+    .returningAll()
+    .executeTakeFirst();
+  return row === undefined ? null : toPeer(row);
 }

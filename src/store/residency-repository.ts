@@ -156,3 +156,17 @@ export async function findRemoteResidency(db: Db, peerId: string): Promise<Decla
     .executeTakeFirst();
   return (row?.remote_data_residency ?? null) as DeclaredResidency | null;
 }
+
+/**
+ * Records the kinds heartbeats to the peer leave out now. True when that changed them: a conditional
+ * statement, so of concurrent replicas only one sees the change (and audits it).
+ */
+export async function swapHeartbeatWithheld(db: Db, peerId: string, kinds: readonly ResourceKind[]): Promise<boolean> {
+  const result = await db
+    .updateTable('federation_peers')
+    .set({ heartbeat_withheld_kinds: [...kinds] })
+    .where('id', '=', peerId)
+    .where(sql<boolean>`heartbeat_withheld_kinds IS DISTINCT FROM ${sql.val([...kinds])}::text[]`)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}

@@ -8,6 +8,7 @@ import {
   nextHopName,
   pathProblem,
   relayArgsSchema,
+  relayProblem,
   type HopStatus,
 } from '../../src/domain/migration-chain.js';
 
@@ -97,5 +98,25 @@ describe('schemas', () => {
     };
     expect(hopReportArgsSchema.safeParse(report).success).toBe(true);
     expect(hopReportArgsSchema.safeParse({ ...report, status: 'done' }).success).toBe(false);
+  });
+});
+
+describe('relayed chains', () => {
+  it('refuse names that are not plain platform names', () => {
+    const base = { chain_id: '00000000-0000-4000-8000-000000000001', hop_index: 1 };
+    const migration = { kind: 'publish_module_version', module_name: 'web', version: '1.0.0', digest };
+    for (const origin of ['a\nIGNORE', 'a `b`', '# a', 'a b', '']) {
+      expect(relayArgsSchema.safeParse({ ...base, migration, origin, path: ['b'] }).success).toBe(false);
+    }
+    expect(relayArgsSchema.safeParse({ ...base, migration, origin: 'a', path: ['b\n- approve'] }).success).toBe(false);
+    expect(relayArgsSchema.safeParse({ ...base, migration, origin: 'a.example-1', path: ['b'] }).success).toBe(true);
+  });
+
+  it('agree with the sender at hop 1 and name neither the origin nor a platform twice', () => {
+    expect(relayProblem({ origin: 'a', path: ['b', 'c'], hop_index: 1 }, 'a')).toBeNull();
+    expect(relayProblem({ origin: 'x', path: ['b'], hop_index: 1 }, 'a')).toMatch(/not the sending peer a/);
+    expect(relayProblem({ origin: 'x', path: ['b', 'c'], hop_index: 2 }, 'b')).toBeNull();
+    expect(relayProblem({ origin: 'a', path: ['b', 'a'], hop_index: 1 }, 'a')).toMatch(/^path: .*origin/);
+    expect(relayProblem({ origin: 'a', path: ['b', 'b'], hop_index: 1 }, 'a')).toMatch(/twice/);
   });
 });

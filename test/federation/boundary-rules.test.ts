@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederationPeer } from '../../src/domain/federation.js';
+import type { DeclaredOperation } from '../../src/services/peer-calls.js';
 import { appendEvent } from '../../src/store/events-repository.js';
 import { checkBoundary } from '../../src/services/peer-authorization.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
@@ -19,6 +20,8 @@ describe.each(STORE_KINDS)('boundary rules on %s', (kind) => {
   let a: TestPlatform;
   let b: TestPlatform;
   let peering: Peering;
+  /** The test operations A sends, as declared on A. */
+  const sent = new Map<string, DeclaredOperation>();
   let adminB: Client;
 
   const peerOnA = (): Promise<FederationPeer> => a.app.services.federation.resolve(peering.onA.id);
@@ -41,7 +44,7 @@ describe.each(STORE_KINDS)('boundary rules on %s', (kind) => {
   /** A signed call from A to B on behalf of B's bootstrap admin; the error when B refuses it. */
   const callB = (operation: string) =>
     peerOnA().then((p) =>
-      a.app.services.federation.calls.request(p, operation, {}, { onBehalfOf: 'admin' }).then(
+      a.app.services.federation.calls.request(p, sent.get(operation)!, {}, { onBehalfOf: 'admin' }).then(
         (answer) => ({ ok: true as const, answer }),
         (err: { code: string; message: string; details?: Record<string, unknown> }) => ({ ok: false as const, err }),
       ),
@@ -78,6 +81,8 @@ describe.each(STORE_KINDS)('boundary rules on %s', (kind) => {
           return { done: name };
         },
       });
+      // Every operation A sends is declared with the data kinds it carries (none here).
+      sent.set(name, a.app.services.federation.calls.declareOutbound(name, { carries: [] }));
     }
     peering = await federatePair(a, b, { name: 'platform-b', spawnMode: 'autonomous_peer' });
     adminB = await b.memoryClient();

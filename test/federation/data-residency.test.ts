@@ -7,6 +7,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederationPeer } from '../../src/domain/federation.js';
+import type { DeclaredOperation } from '../../src/services/peer-calls.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { federatePair, rejection } from '../helpers/federation.js';
 import { STORE_KINDS } from '../helpers/store.js';
@@ -23,6 +24,8 @@ describe.each(STORE_KINDS)('data residency on %s', (kind) => {
   let adminA: Client;
   let adminB: Client;
   let received = 0;
+  // A's test transfer: its `secret` field carries secrets, its `note` field inventory.
+  let receiveSecrets: DeclaredOperation;
 
   const peerOnA = (ref: string): Promise<FederationPeer> => a.app.services.federation.resolve(ref);
   const auditOf = async (p: TestPlatform, ref: string) => {
@@ -36,9 +39,9 @@ describe.each(STORE_KINDS)('data residency on %s', (kind) => {
   const sendSecrets = async (ref: string) =>
     a.app.services.federation.calls.request(
       await peerOnA(ref),
-      'test.receive_secrets',
+      receiveSecrets,
       { secret: 's3cr3t' },
-      { onBehalfOf: 'admin', actor: 'admin', carries: ['secrets'] },
+      { onBehalfOf: 'admin', actor: 'admin' },
     );
 
   beforeAll(async () => {
@@ -46,11 +49,15 @@ describe.each(STORE_KINDS)('data residency on %s', (kind) => {
     b = await startTestPlatform(kind, {}, { name: 'child-b', region: 'us-east-1' });
     adminA = await a.memoryClient();
     adminB = await b.memoryClient();
+    receiveSecrets = a.app.services.federation.calls.declareOutbound('test.receive_secrets', {
+      carries: [],
+      parts: { secret: ['secrets'], note: ['inventory'] },
+    });
     b.app.services.federation.calls.register({
       name: 'test.receive_secrets',
       capability: null,
       residencyKinds: [],
-      args: z.strictObject({ secret: z.string() }),
+      args: z.strictObject({ secret: z.string().optional(), note: z.string().optional() }),
       handle: async () => {
         received += 1;
         return { stored: true };
@@ -94,6 +101,8 @@ describe.each(STORE_KINDS)('data residency on %s', (kind) => {
       set_at: a.clock.now().toISOString(),
       remote_policy: null,
       peer_region: 'us-east-1',
+      peer_region_source: 'declared',
+      peer_declared_region: 'us-east-1',
       complies: false,
       blocked_kinds: ['secrets', 'credentials'],
       open_overrides: [],
@@ -150,9 +159,9 @@ describe.each(STORE_KINDS)('data residency on %s', (kind) => {
   it('lets kinds the policy does not pin through', async () => {
     const answer = await a.app.services.federation.calls.request(
       await peerOnA('child-b'),
-      'test.receive_secrets',
-      { secret: 'not really' },
-      { onBehalfOf: 'admin', carries: ['inventory'] },
+      receiveSecrets,
+      { note: 'not really' },
+      { onBehalfOf: 'admin' },
     );
     expect(answer).toEqual({ stored: true });
     expect(received).toBe(1);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from
 import { ROLLING_UPGRADE_ACTION } from '../../src/domain/approvals.js';
 import type { LegStatus } from '../../src/domain/federated-legs.js';
 import type { FederationPeer } from '../../src/domain/federation.js';
+import type { OutboundOperation } from '../../src/domain/outbound-operations.js';
 import { OUTBOX_LEASE_MS } from '../../src/domain/peer-calls.js';
 import type { PeerCalls } from '../../src/services/peer-calls.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
@@ -41,11 +42,11 @@ describe.each(STORE_KINDS)('federated rollout legs, target side, on %s', (kind) 
   const platforms = (): TestPlatform[] => [a, b, c];
   const bFromA = (): Promise<FederationPeer> => a.app.services.federation.resolve(ab.onA.id);
   const bFromC = (): Promise<FederationPeer> => c.app.services.federation.resolve(cb.onA.id);
-  const direct = async (operation: string, args: Record<string, unknown>, onBehalfOf = 'planner') =>
+  const direct = async (operation: OutboundOperation, args: Record<string, unknown>, onBehalfOf = 'planner') =>
     a.app.services.federation.calls.request(await bFromA(), operation, args, { onBehalfOf });
 
   /** Sends `operation` from A through its outbox, delivers it, and answers the settled outbox row. */
-  async function outboxed(operation: string, args: Record<string, unknown>, onBehalfOf = 'planner') {
+  async function outboxed(operation: OutboundOperation, args: Record<string, unknown>, onBehalfOf = 'planner') {
     const calls = a.app.services.federation.calls;
     const peer = await bFromA();
     const entry = await a.store.db

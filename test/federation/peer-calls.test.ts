@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederationPeer } from '../../src/domain/federation.js';
 import { OUTBOX_LEASE_MS } from '../../src/domain/peer-calls.js';
+import type { DeclaredOperation } from '../../src/services/peer-calls.js';
 import { appendEvent } from '../../src/store/events-repository.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { federatePair, type Peering } from '../helpers/federation.js';
@@ -19,6 +20,9 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
   let a: TestPlatform;
   let b: TestPlatform;
   let peering: Peering;
+  // The test operations A sends, declared (with the data kinds they carry: none) as every outbound one is.
+  let apply: DeclaredOperation;
+  let nothingHere: DeclaredOperation;
 
   const advanceBoth = (ms: number): void => {
     a.clock.advance(ms);
@@ -43,6 +47,8 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
   beforeAll(async () => {
     a = await startTestPlatform(kind, {}, { name: 'platform-a', region: 'eu-west-1' });
     b = await startTestPlatform(kind, {}, { name: 'platform-b', region: 'eu-west-1' });
+    apply = a.app.services.federation.calls.declareOutbound('test.apply', { carries: [] });
+    nothingHere = a.app.services.federation.calls.declareOutbound('test.nothing_here', { carries: [] });
     // A protocol-level test operation on B: echoes, and records each application as an event.
     b.app.services.federation.calls.register({
       name: 'test.apply',
@@ -64,7 +70,7 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
   it('answers a signed call and audits it on both sides', async () => {
     const answer = await a.app.services.federation.calls.request(
       await peerOnA(),
-      'test.apply',
+      apply,
       { key: 'direct', count: 21 },
       { onBehalfOf: 'alice' },
     );
@@ -78,11 +84,11 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
   it('refuses an unknown operation and bad arguments, audited, applying nothing', async () => {
     const peer = await peerOnA();
     const unknown = await a.app.services.federation.calls
-      .request(peer, 'test.nothing_here', {}, { onBehalfOf: null })
+      .request(peer, nothingHere, {}, { onBehalfOf: null })
       .catch((err: { code: string; details?: Record<string, unknown> }) => err);
     expect(unknown).toMatchObject({ code: 'not_found', details: { remote_status: 404 } });
     const bad = await a.app.services.federation.calls
-      .request(peer, 'test.apply', { key: 'bad', count: 'many' }, { onBehalfOf: null })
+      .request(peer, apply, { key: 'bad', count: 'many' }, { onBehalfOf: null })
       .catch((err: { code: string; message: string }) => err);
     expect(bad).toMatchObject({ code: 'invalid_input' });
     expect((bad as { message: string }).message).toContain('count');
@@ -97,9 +103,7 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
     // Resolved before the transaction: on PGlite a query outside an open transaction waits for it.
     const entry = await a.store.db
       .transaction()
-      .execute((trx) =>
-        fed.calls.enqueue(trx, peer, 'test.apply', { key: 'queued', count: 2 }, { onBehalfOf: 'alice' }),
-      );
+      .execute((trx) => fed.calls.enqueue(trx, peer, apply, { key: 'queued', count: 2 }, { onBehalfOf: 'alice' }));
     expect(entry.status).toBe('pending');
     expect(await fed.calls.deliverDue(a.clock.now())).toBe(1);
     const delivered = await a.store.db
@@ -140,7 +144,7 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
     const enqueue = (args: { key: string; count: number }, coalesce: boolean) =>
       a.store.db
         .transaction()
-        .execute((trx) => fed.calls.enqueue(trx, peer, 'test.apply', args, { onBehalfOf: 'alice', coalesce }));
+        .execute((trx) => fed.calls.enqueue(trx, peer, apply, args, { onBehalfOf: 'alice', coalesce }));
     const first = await enqueue({ key: 'repeated', count: 1 }, true);
     const again = await enqueue({ key: 'repeated', count: 1 }, true);
     const other = await enqueue({ key: 'repeated', count: 2 }, true);
@@ -243,7 +247,7 @@ describe.each(STORE_KINDS)('signed peer calls on %s', (kind) => {
     await b.app.services.federation.revoke(admin, peering.onB.id);
     expect((await peerOnA()).status).toBe('revoked');
     const outgoing = await a.app.services.federation.calls
-      .request(await peerOnA(), 'test.apply', { key: 'after-revoke', count: 1 }, { onBehalfOf: null })
+      .request(await peerOnA(), apply, { key: 'after-revoke', count: 1 }, { onBehalfOf: null })
       .catch((err: { code: string }) => err);
     expect(outgoing).toMatchObject({ code: 'conflict' });
     expect(await applied(b, 'after-revoke')).toBe(0);

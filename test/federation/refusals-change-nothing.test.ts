@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postToPeer } from '../../src/federation/peer-client.js';
 import { MAX_SKEW_MS, newNonce, type RequestSigner } from '../../src/federation/signing.js';
+import type { DeclaredOperation } from '../../src/services/peer-calls.js';
 import { appendEvent } from '../../src/store/events-repository.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { federatePair, rejection, type Peering } from '../helpers/federation.js';
@@ -63,6 +64,7 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
   let adminB: Client;
   let bSigner: RequestSigner;
   let received = 0; // applications of test.receive on B
+  let receive: DeclaredOperation; // as A sends it: its `secret` carries secrets, its `note` inventory
 
   const urlA = (): string => a.app.http!.url;
   /** Applications of test.apply on A, by key. */
@@ -143,11 +145,15 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
       name: 'test.receive',
       capability: null,
       residencyKinds: [],
-      args: z.strictObject({ secret: z.string() }),
+      args: z.strictObject({ secret: z.string().optional(), note: z.string().optional() }),
       handle: async () => {
         received += 1;
         return { stored: true };
       },
+    });
+    receive = a.app.services.federation.calls.declareOutbound('test.receive', {
+      carries: [],
+      parts: { secret: ['secrets'], note: ['inventory'] },
     });
     peering = await federatePair(a, b, { name: 'platform-b' });
     bSigner = await b.app.services.federation.protocol.signer();
@@ -239,12 +245,7 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
       await expectOnlyAudited(
         async () => {
           const err = await rejection(
-            a.app.services.federation.calls.request(
-              peer,
-              'test.receive',
-              { secret: 's3cr3t' },
-              { onBehalfOf: 'admin', carries: ['secrets'] },
-            ),
+            a.app.services.federation.calls.request(peer, receive, { secret: 's3cr3t' }, { onBehalfOf: 'admin' }),
           );
           expect(err.code).toBe('data_residency_violation');
         },
@@ -262,9 +263,9 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
                 a.app.services.federation.calls.enqueue(
                   trx,
                   peer,
-                  'test.receive',
+                  receive,
                   { secret: 's3cr3t' },
-                  { onBehalfOf: 'admin', carries: ['secrets'] },
+                  { onBehalfOf: 'admin' },
                 ),
               ),
             );
@@ -282,9 +283,9 @@ describe.each(STORE_KINDS)('federation refusals that change nothing on %s', (kin
       // (control) the same call carrying an unpinned kind goes through the proxy and is applied.
       const answer = await a.app.services.federation.calls.request(
         peer,
-        'test.receive',
-        { secret: 'public' },
-        { onBehalfOf: 'admin', carries: ['inventory'] },
+        receive,
+        { note: 'public' },
+        { onBehalfOf: 'admin' },
       );
       expect(answer).toEqual({ stored: true });
       expect(proxy.bytes).toBeGreaterThan(0);

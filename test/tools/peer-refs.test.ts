@@ -31,6 +31,7 @@ const NAMING_A_PEER: Record<string, (ref: string) => Record<string, unknown>> = 
   set_data_residency: (ref) => ({ federation_peer_id: ref, policy: null }),
   get_data_residency: (ref) => ({ federation_peer_id: ref }),
   override_data_residency: (ref) => ({ federation_peer_id: ref, resource_kinds: ['secrets'], reason: 'test' }),
+  set_federation_peer_region: (ref) => ({ federation_peer_id: ref, region: 'eu-west-1' }),
   get_peer_inventory: (ref) => ({ federation_peer_id: ref }),
   get_peer_module_versions: (ref) => ({ federation_peer_id: ref }),
   create_federated_rollout: (ref) => ({ module_name: 'nginx', target_version: '1.26.0', peers: [ref], group: 'edge' }),

@@ -11,7 +11,13 @@ import {
   type BoundaryRule,
   type FederationGrant,
 } from '../../src/domain/capabilities.js';
-import { PEER_STATUSES, SPAWN_MODES, SPAWN_ROLES, type FederationPeer } from '../../src/domain/federation.js';
+import {
+  PEER_STATUSES,
+  REGION_SOURCES,
+  SPAWN_MODES,
+  SPAWN_ROLES,
+  type FederationPeer,
+} from '../../src/domain/federation.js';
 import {
   RESIDENCY_CONSTRAINTS,
   RESOURCE_KINDS,
@@ -38,7 +44,18 @@ export const federationPeerView = z.object({
   status: z.enum(PEER_STATUSES),
   remote_platform_url: z.string().nullable(),
   contract_version: z.string().nullable(),
-  region: z.string().nullable().describe('region of the remote platform'),
+  region: z
+    .string()
+    .nullable()
+    .describe(
+      'region of the remote platform as data residency counts it: the pinned one if set, else the declared one',
+    ),
+  region_source: z
+    .enum(REGION_SOURCES)
+    .describe(
+      'declared: the peer said so at acceptance (trusted as is); pinned: an admin set it (set_federation_peer_region)',
+    ),
+  declared_region: z.string().nullable().describe('the region the peer declared at acceptance'),
   last_heartbeat_at: isoTime.nullable().describe('when this side last heard from the peer'),
   last_rtt_ms: z.number().int().nullable().describe('round trip of the last answered heartbeat'),
   audit_chain_mismatch_at: isoTime
@@ -57,6 +74,8 @@ export function toPeerView(p: FederationPeer): z.infer<typeof federationPeerView
     remote_platform_url: p.remotePlatformUrl,
     contract_version: p.contractVersion,
     region: p.region,
+    region_source: p.regionSource,
+    declared_region: p.declaredRegion,
     last_heartbeat_at: p.lastHeartbeatAt?.toISOString() ?? null,
     last_rtt_ms: p.lastRttMs,
     audit_chain_mismatch_at: p.chainMismatchAt?.toISOString() ?? null,
@@ -133,7 +152,14 @@ export const residencyOutput = {
     .describe(
       'the policy the peer declared for what it sends this platform (at the handshake); shown, not enforced here',
     ),
-  peer_region: z.string().nullable().describe('the region the peer reported; unknown counts as outside every region'),
+  peer_region: z
+    .string()
+    .nullable()
+    .describe('the region residency decisions use for the peer; unknown counts as outside every region'),
+  peer_region_source: z
+    .enum(REGION_SOURCES)
+    .describe('declared: as the peer reported it at acceptance; pinned: as an admin set it'),
+  peer_declared_region: z.string().nullable().describe('the region the peer declared at acceptance'),
   complies: z.boolean().describe('true when every pinned kind could be sent to the peer now'),
   blocked_kinds: z.array(z.enum(RESOURCE_KINDS)).describe('pinned kinds that would be refused now'),
   open_overrides: z.array(residencyOverrideView).describe('one-time overrides not used yet, oldest first'),
@@ -148,6 +174,8 @@ export function toResidencyOutput(s: ResidencyState): z.infer<z.ZodObject<typeof
     set_at: s.policy?.setAt.toISOString() ?? null,
     remote_policy: s.remotePolicy,
     peer_region: s.peer.region,
+    peer_region_source: s.peer.regionSource,
+    peer_declared_region: s.peer.declaredRegion,
     complies: s.blockedKinds.length === 0,
     blocked_kinds: s.blockedKinds,
     open_overrides: s.openOverrides.map(toResidencyOverrideView),
@@ -311,6 +339,8 @@ export function toMemberView(m: ListedMember): z.infer<typeof listedPeerView> {
     last_rtt_ms: null,
     audit_chain_mismatch_at: null,
     region: m.region,
+    region_source: 'declared',
+    declared_region: m.region,
     last_heartbeat_at: m.lastSeenAt.toISOString(),
     created_at: m.startedAt.toISOString(),
     child_instance_id: m.childInstanceId,
