@@ -18,7 +18,7 @@ import { parseDeclaredResidency, type DeclaredResidency } from '../domain/reside
 import type { Caller } from '../domain/roles.js';
 import { ConflictError, FlotillaError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { parsePublicKey, publicKeyId, publicKeyPem } from '../federation/keys.js';
-import { peerError, postToPeer, refusalError, type PeerAnswer } from '../federation/peer-client.js';
+import { peerError, refusalError, type PeerAnswer, type PeerClient } from '../federation/peer-client.js';
 import { claimActivationRetries } from '../store/peer-calls-repository.js';
 import { appendEvent } from '../store/events-repository.js';
 import {
@@ -67,10 +67,10 @@ export class FederationService {
     private readonly deps: ServiceDeps,
     private readonly audit: AuditService,
     private readonly self: PlatformSelf,
-    opts: { gates: PeerCallGates; heartbeatMs?: number; tokenTtlMs?: number },
+    opts: { gates: PeerCallGates; client: PeerClient; heartbeatMs?: number; tokenTtlMs?: number },
   ) {
     this.tokenTtlMs = opts.tokenTtlMs ?? ACCEPTANCE_TOKEN_TTL_MS;
-    this.protocol = new PeerProtocol(deps, audit, self);
+    this.protocol = new PeerProtocol(deps, audit, self, opts.client);
     this.calls = new PeerCalls(deps, audit, this.protocol, opts.gates);
     this.heartbeats = new PeerHeartbeats(deps, audit, this.calls, opts.heartbeatMs ?? DEFAULT_PEER_HEARTBEAT_MS);
   }
@@ -150,8 +150,9 @@ export class FederationService {
         },
       );
     }
+    await this.protocol.client.checkUrl(parentUrl);
     const signer = await this.protocol.signer();
-    const answer = await postToPeer(parentUrl, '/federation/v1/accept', {
+    const answer = await this.protocol.client.post(parentUrl, '/federation/v1/accept', {
       acceptance_token: input.acceptanceToken,
       platform_id: this.self.id,
       name: this.self.name,
@@ -210,7 +211,7 @@ export class FederationService {
     const signer = await this.protocol.signer();
     let activated: PeerAnswer;
     try {
-      activated = await postToPeer(
+      activated = await this.protocol.client.post(
         parentUrl,
         '/federation/v1/activate',
         { to: peer.remotePlatformId },
@@ -300,7 +301,7 @@ export class FederationService {
     let remoteError: string | null = null;
     try {
       const signer = await this.protocol.signer();
-      const answer = await postToPeer(
+      const answer = await this.protocol.client.post(
         peer.remotePlatformUrl,
         '/federation/v1/revoke',
         { to: peer.remotePlatformId },

@@ -20,6 +20,7 @@ import {
   publicKeyPem,
   type PlatformSigner,
 } from '../federation/keys.js';
+import type { PeerClient } from '../federation/peer-client.js';
 import { authenticatePeerRequest } from '../federation/request-auth.js';
 import type { HeaderMap, SignableRequest } from '../federation/signing.js';
 import { appendEvent } from '../store/events-repository.js';
@@ -79,6 +80,8 @@ export class PeerProtocol {
     private readonly deps: ServiceDeps,
     private readonly audit: AuditService,
     private readonly self: PlatformSelf,
+    /** Sends to peers under this platform's address policy; shared by every outbound call. */
+    readonly client: PeerClient,
   ) {}
 
   /** The platform's signer, loaded (or created) on first use. */
@@ -107,6 +110,8 @@ export class PeerProtocol {
     if (input.platform_id === this.self.id) throw new ConflictError('a platform cannot federate with itself');
     const key = parsePublicKey(input.public_key);
     const url = normaliseUrl(input.url);
+    // The redeemer chooses where this platform will send its calls: refused before the token is spent.
+    await this.client.checkUrl(url);
     const signer = await this.signer();
     const tokenHash = hashToken(input.acceptance_token);
     const peer = await this.deps.db.transaction().execute(async (trx) => {

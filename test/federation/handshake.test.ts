@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
-import { postToPeer } from '../../src/federation/peer-client.js';
+import { postToPeer } from '../helpers/federation.js';
 import { newNonce, type RequestSigner } from '../../src/federation/signing.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { STORE_KINDS } from '../helpers/store.js';

@@ -9,11 +9,10 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postToPeer } from '../../src/federation/peer-client.js';
 import { MAX_SKEW_MS, newNonce, type RequestSigner } from '../../src/federation/signing.js';
 import { appendEvent } from '../../src/store/events-repository.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, rejection, type Peering } from '../helpers/federation.js';
+import { federatePair, postToPeer, rejection, type Peering } from '../helpers/federation.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 /** A TCP proxy to `target` that counts the connections and bytes it receives. */

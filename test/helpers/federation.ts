@@ -9,6 +9,7 @@ import type { App } from '../../src/app.js';
 import type { FederationPeer } from '../../src/domain/federation.js';
 import type { Caller } from '../../src/domain/roles.js';
 import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
+import { PeerClient, type PeerAnswer } from '../../src/federation/peer-client.js';
 import {
   contentDigest,
   newNonce,
@@ -83,6 +84,13 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code?: unk
     },
     (err: { code?: unknown; message: string }) => err,
   );
+}
+
+const testClient = new PeerClient({ allowPrivate: () => true });
+
+/** Sends to a peer as a platform would (signed when given a signer), with no platform's address policy. */
+export function postToPeer(...args: Parameters<PeerClient['post']>): Promise<PeerAnswer> {
+  return testClient.post(...args);
 }
 
 /** Both sides' records of one peering. */
