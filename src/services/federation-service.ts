@@ -13,7 +13,7 @@ import {
   type FederationPeer,
   type SpawnMode,
 } from '../domain/federation.js';
-import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeCursor, decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import { parseDeclaredResidency, type DeclaredResidency } from '../domain/residency.js';
 import type { Caller } from '../domain/roles.js';
 import { ConflictError, FlotillaError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.js';
@@ -31,6 +31,7 @@ import {
   listPeers,
   transitionPeer,
 } from '../store/peers-repository.js';
+import { listRefusals, type RefusalBucket } from '../store/refusals-repository.js';
 import { setRemoteResidency } from '../store/residency-repository.js';
 import type { AuditService } from './audit-service.js';
 import { recordHandshakeGrant, withdrawPeerGrants } from './grants-service.js';
@@ -39,8 +40,10 @@ import { requireRole } from './operators-service.js';
 import { CONTRACT_VERSION } from './platform-service.js';
 import { PeerCalls, type PeerCallGates } from './peer-calls.js';
 import { DEFAULT_PEER_HEARTBEAT_MS, PeerHeartbeats } from './peer-heartbeats.js';
-import { PeerProtocol, type PlatformSelf } from './peer-protocol.js';
+import { MAX_REFUSAL_ROWS, PeerProtocol, type PlatformSelf } from './peer-protocol.js';
 import { hashToken, newToken } from './tokens.js';
+
+export type { RefusalBucket };
 
 export interface ProposedPeer {
   peer: FederationPeer;
@@ -347,6 +350,29 @@ export class FederationService {
   ): Promise<{ peer: FederationPeer; page: Page<AuditEntry> }> {
     const peer = await this.resolve(ref);
     return { peer, page: await this.audit.page(peer.id, opts) };
+  }
+
+  /**
+   * Signed requests refused before they were authenticated, per peer, reason and hour, newest first: of
+   * one peer (by id or name), or all. `rows` and `total` are over the whole (bounded) record.
+   */
+  async refusals(opts: { ref?: string; limit: number; cursor?: string }): Promise<{
+    peer: FederationPeer | null;
+    page: Page<RefusalBucket>;
+    rows: number;
+    total: number;
+    maxRows: number;
+  }> {
+    const peer = opts.ref === undefined ? null : await this.resolve(opts.ref);
+    const beforeId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, ['id']).id;
+    if (beforeId !== undefined && !/^\d{1,19}$/.test(beforeId)) decodeCursor('', ['id']); // throws the cursor error
+    const { buckets, rows, total } = await listRefusals(this.deps.db, {
+      limit: opts.limit + 1,
+      ...(peer === null ? {} : { peerId: peer.id }),
+      ...(beforeId === undefined ? {} : { beforeId }),
+    });
+    const page = toPage(buckets, opts.limit, (b) => ({ id: b.id }));
+    return { peer, page, rows, total, maxRows: MAX_REFUSAL_ROWS };
   }
 
   async verifyAuditLog(ref: string): Promise<{ peer: FederationPeer; verification: ChainVerification }> {
