@@ -9,6 +9,8 @@ import { createLogger } from './logger.js';
 import { agentRoutes } from './agents/routes.js';
 import { sweepNonces } from './federation/request-auth.js';
 import { federationRoutes } from './federation/routes.js';
+import { privateAddressesAllowed, type PrivatePeerAddresses } from './federation/peer-address.js';
+import { PeerClient } from './federation/peer-client.js';
 import { apiRoutes } from './http/api-routes.js';
 import { mcpRoute } from './http/mcp-route.js';
 import { sendJson } from './http/io.js';
@@ -63,6 +65,8 @@ export type AppConfig = Pick<
 > & {
   /** The URL federation peers reach this platform at; default the HTTP listener's. */
   publicUrl?: string | undefined;
+  /** Whether peers on non-public addresses may be called; default auto (see peer-address.ts). */
+  peerPrivateAddresses?: PrivatePeerAddresses;
   logLevel?: ServeConfig['logLevel'];
   /** Default 15000. */
   agentHeartbeatMs?: number;
@@ -138,6 +142,9 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     const audit = new AuditService(deps);
     const residency = new ResidencyService(deps, audit);
     let http: HttpListener | null = null;
+    const peerClient = new PeerClient({
+      allowPrivate: () => privateAddressesAllowed(config.peerPrivateAddresses ?? 'auto', config.publicUrl ?? http?.url),
+    });
     const federation = new FederationService(
       deps,
       audit,
@@ -154,7 +161,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
           return url;
         },
       },
-      { gates: peerCallGates(residency), heartbeatMs: config.peerHeartbeatMs },
+      { gates: peerCallGates(residency), client: peerClient, heartbeatMs: config.peerHeartbeatMs },
     );
     const resolvePeer = (ref: string) => federation.resolve(ref);
     const placement = new PlacementService(deps, modules, federation, residency, {
@@ -352,6 +359,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
         await http?.close();
         await ingestor.drain();
         await cluster.stop();
+        await peerClient.close();
         if (ownsStore) await store.close();
       },
     };

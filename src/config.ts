@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidInputError } from './errors.js';
+import type { PrivatePeerAddresses } from './federation/peer-address.js';
 
 /** One setting: its flag, its environment variable, and its schema (with default). */
 interface SettingSpec {
@@ -100,6 +101,13 @@ export const SETTINGS = {
       .optional(),
     describe: 'URL federation peers reach this platform at (default: the HTTP listener URL)',
   },
+  peerPrivateAddresses: {
+    flag: 'peer-private-addresses',
+    env: 'FLOTILLA_PEER_PRIVATE_ADDRESSES',
+    schema: z.enum(['auto', 'allow', 'deny']).default('auto'),
+    describe:
+      'whether federation peers on loopback, private or link-local addresses may be called: auto (only when this platform’s own URL is such an address), allow, deny',
+  },
   childrenDir: {
     flag: 'children-dir',
     env: 'FLOTILLA_CHILDREN_DIR',
@@ -142,6 +150,7 @@ export interface ServeConfig {
   logLevel: z.infer<typeof logLevel>;
   allowedOrigins: string[];
   publicUrl: string | undefined;
+  peerPrivateAddresses: PrivatePeerAddresses;
   operator: string | undefined;
   childrenDir: string;
   bootstrapFile: string | undefined;

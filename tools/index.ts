@@ -41,6 +41,7 @@ import revokeFederationPeer from './revoke-federation-peer.js';
 import spawnChildPlatform from './spawn-child-platform.js';
 import getAuditLog from './get-audit-log.js';
 import verifyAuditLog from './verify-audit-log.js';
+import listRefusedPeerRequests from './list-refused-peer-requests.js';
 import listFederationGrants from './list-federation-grants.js';
 import issueFederationGrant from './issue-federation-grant.js';
 import revokeFederationGrant from './revoke-federation-grant.js';
@@ -112,6 +113,7 @@ export const TOOLS: readonly AnyTool[] = [
   spawnChildPlatform,
   getAuditLog,
   verifyAuditLog,
+  listRefusedPeerRequests,
   listFederationGrants,
   issueFederationGrant,
   revokeFederationGrant,

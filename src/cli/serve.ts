@@ -25,6 +25,8 @@ Options (flag / environment, default):
   --log-level LEVEL    LOG_LEVEL          info
   --allowed-origins L  FLOTILLA_ALLOWED_ORIGINS  extra Origin/Host values for /mcp, comma separated
   --public-url URL     FLOTILLA_PUBLIC_URL  URL federation peers reach this platform at (default: the listener's)
+  --peer-private-addresses M  FLOTILLA_PEER_PRIVATE_ADDRESSES  auto (call peers on loopback/private/link-local
+                       addresses: auto = only when this platform's own URL is one; allow; deny)
   --children-dir DIR   FLOTILLA_CHILDREN_DIR  ./.flotilla/children (where spawn_child_platform puts children)
   --bootstrap-file F   FLOTILLA_BOOTSTRAP_FILE  (spawned children) the parent's bootstrap file: first boot
                        redeems its token; the admin token goes to F's folder/admin-token, not stdout
@@ -52,6 +54,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'log-level': { type: 'string' },
       'allowed-origins': { type: 'string' },
       'public-url': { type: 'string' },
+      'peer-private-addresses': { type: 'string' },
       'children-dir': { type: 'string' },
       'bootstrap-file': { type: 'string' },
       'exit-with-pid': { type: 'string' },
@@ -79,6 +82,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'logLevel',
       'allowedOrigins',
       'publicUrl',
+      'peerPrivateAddresses',
       'childrenDir',
       'bootstrapFile',
       'exitWithPid',

@@ -15,6 +15,11 @@ const MEMBER =
 const SIGNATURE = /^([a-z*][a-z0-9_.*-]*)=:([A-Za-z0-9+/]+={0,2}):$/;
 const PARAM = /;([a-z*][a-z0-9_.*-]*)=(?:"([^"]*)"|(-?\d+))/g;
 const NONCE = /^[A-Za-z0-9+/=_-]{16,128}$/;
+/**
+ * The largest `created` accepted, in seconds since the epoch: ten digits (the year 2286). A bigger or
+ * negative value is malformed, so a signature never carries a time the clock checks cannot compare.
+ */
+export const MAX_CREATED_SEC = 9_999_999_999;
 
 /**
  * Why a signed request was refused. `unknown_key` and `replayed_nonce` come from request-auth, which sees
@@ -47,6 +52,8 @@ export interface ParsedSignature {
   /** The member's value after `label=`: the `@signature-params` line of the signature base. */
   paramsValue: string;
   created: Date;
+  /** `created` as sent: whole seconds since the epoch, 0 ≤ createdSec ≤ MAX_CREATED_SEC. */
+  createdSec: number;
   nonce: string;
   keyId: string;
   signatureBytes: Buffer;
@@ -90,7 +97,9 @@ export function parseSignatureHeaders(headers: HeaderMap): { ok: true; signature
   const created = params.get('created');
   const nonce = params.get('nonce');
   const keyId = params.get('keyid');
-  if (typeof created !== 'number') return refusal('malformed_signature', 'created is missing or not an integer');
+  if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0 || created > MAX_CREATED_SEC) {
+    return refusal('malformed_signature', `created must be whole seconds since the epoch, 0 to ${MAX_CREATED_SEC}`);
+  }
   if (typeof nonce !== 'string' || !NONCE.test(nonce))
     return refusal('malformed_signature', 'nonce is missing or short');
   if (typeof keyId !== 'string' || keyId === '' || keyId.length > 128) {
@@ -107,6 +116,7 @@ export function parseSignatureHeaders(headers: HeaderMap): { ok: true; signature
       components: covered,
       paramsValue: member[2]!,
       created: new Date(created * 1000),
+      createdSec: created,
       nonce,
       keyId,
       signatureBytes,

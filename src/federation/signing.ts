@@ -108,12 +108,17 @@ export function verifyParsedSignature(
   if (sha256?.trim() !== contentDigest(request.body)) {
     return refuse('digest_mismatch', 'body does not match its Content-Digest');
   }
+  // Whole milliseconds compared as integers, written so that anything not a number (NaN) fails closed.
   const skew = opts.maxSkewMs ?? MAX_SKEW_MS;
-  const createdMs = parsed.created.getTime();
-  if (createdMs < opts.now.getTime() - skew) {
+  const createdMs = parsed.createdSec * 1000;
+  const nowMs = opts.now.getTime();
+  if (!Number.isSafeInteger(createdMs) || !Number.isSafeInteger(nowMs)) {
+    return refuse('stale_timestamp', `signature created ${parsed.createdSec} cannot be compared with the clock`);
+  }
+  if (!(createdMs >= nowMs - skew)) {
     return refuse('stale_timestamp', `signature created ${parsed.created.toISOString()} is older than ${skew} ms`);
   }
-  if (createdMs > opts.now.getTime() + skew) {
+  if (!(createdMs <= nowMs + skew)) {
     return refuse('future_timestamp', `signature created ${parsed.created.toISOString()} is ahead by over ${skew} ms`);
   }
   return { ok: true, signature: parsed };

@@ -13,12 +13,12 @@ import {
   type FederationPeer,
   type SpawnMode,
 } from '../domain/federation.js';
-import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
+import { decodeCursor, decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import { parseDeclaredResidency, type DeclaredResidency } from '../domain/residency.js';
 import type { Caller } from '../domain/roles.js';
 import { ConflictError, FlotillaError, InvalidInputError, NotFoundError, UnavailableError } from '../errors.js';
 import { parsePublicKey, publicKeyId, publicKeyPem } from '../federation/keys.js';
-import { peerError, postToPeer, refusalError, type PeerAnswer } from '../federation/peer-client.js';
+import { peerError, refusalError, type PeerAnswer, type PeerClient } from '../federation/peer-client.js';
 import { claimActivationRetries } from '../store/peer-calls-repository.js';
 import { appendEvent } from '../store/events-repository.js';
 import {
@@ -31,6 +31,7 @@ import {
   listPeers,
   transitionPeer,
 } from '../store/peers-repository.js';
+import { listRefusals, type RefusalBucket } from '../store/refusals-repository.js';
 import { setRemoteResidency } from '../store/residency-repository.js';
 import type { AuditService } from './audit-service.js';
 import { recordHandshakeGrant, withdrawPeerGrants } from './grants-service.js';
@@ -39,8 +40,10 @@ import { requireRole } from './operators-service.js';
 import { CONTRACT_VERSION } from './platform-service.js';
 import { PeerCalls, type PeerCallGates } from './peer-calls.js';
 import { DEFAULT_PEER_HEARTBEAT_MS, PeerHeartbeats } from './peer-heartbeats.js';
-import { PeerProtocol, type PlatformSelf } from './peer-protocol.js';
+import { MAX_REFUSAL_ROWS, PeerProtocol, type PlatformSelf } from './peer-protocol.js';
 import { hashToken, newToken } from './tokens.js';
+
+export type { RefusalBucket };
 
 export interface ProposedPeer {
   peer: FederationPeer;
@@ -67,10 +70,10 @@ export class FederationService {
     private readonly deps: ServiceDeps,
     private readonly audit: AuditService,
     private readonly self: PlatformSelf,
-    opts: { gates: PeerCallGates; heartbeatMs?: number; tokenTtlMs?: number },
+    opts: { gates: PeerCallGates; client: PeerClient; heartbeatMs?: number; tokenTtlMs?: number },
   ) {
     this.tokenTtlMs = opts.tokenTtlMs ?? ACCEPTANCE_TOKEN_TTL_MS;
-    this.protocol = new PeerProtocol(deps, audit, self);
+    this.protocol = new PeerProtocol(deps, audit, self, opts.client);
     this.calls = new PeerCalls(deps, audit, this.protocol, opts.gates);
     this.heartbeats = new PeerHeartbeats(deps, audit, this.calls, opts.heartbeatMs ?? DEFAULT_PEER_HEARTBEAT_MS);
   }
@@ -150,8 +153,9 @@ export class FederationService {
         },
       );
     }
+    await this.protocol.client.checkUrl(parentUrl);
     const signer = await this.protocol.signer();
-    const answer = await postToPeer(parentUrl, '/federation/v1/accept', {
+    const answer = await this.protocol.client.post(parentUrl, '/federation/v1/accept', {
       acceptance_token: input.acceptanceToken,
       platform_id: this.self.id,
       name: this.self.name,
@@ -210,7 +214,7 @@ export class FederationService {
     const signer = await this.protocol.signer();
     let activated: PeerAnswer;
     try {
-      activated = await postToPeer(
+      activated = await this.protocol.client.post(
         parentUrl,
         '/federation/v1/activate',
         { to: peer.remotePlatformId },
@@ -300,7 +304,7 @@ export class FederationService {
     let remoteError: string | null = null;
     try {
       const signer = await this.protocol.signer();
-      const answer = await postToPeer(
+      const answer = await this.protocol.client.post(
         peer.remotePlatformUrl,
         '/federation/v1/revoke',
         { to: peer.remotePlatformId },
@@ -346,6 +350,29 @@ export class FederationService {
   ): Promise<{ peer: FederationPeer; page: Page<AuditEntry> }> {
     const peer = await this.resolve(ref);
     return { peer, page: await this.audit.page(peer.id, opts) };
+  }
+
+  /**
+   * Signed requests refused before they were authenticated, per peer, reason and hour, newest first: of
+   * one peer (by id or name), or all. `rows` and `total` are over the whole (bounded) record.
+   */
+  async refusals(opts: { ref?: string; limit: number; cursor?: string }): Promise<{
+    peer: FederationPeer | null;
+    page: Page<RefusalBucket>;
+    rows: number;
+    total: number;
+    maxRows: number;
+  }> {
+    const peer = opts.ref === undefined ? null : await this.resolve(opts.ref);
+    const beforeId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, ['id']).id;
+    if (beforeId !== undefined && !/^\d{1,19}$/.test(beforeId)) decodeCursor('', ['id']); // throws the cursor error
+    const { buckets, rows, total } = await listRefusals(this.deps.db, {
+      limit: opts.limit + 1,
+      ...(peer === null ? {} : { peerId: peer.id }),
+      ...(beforeId === undefined ? {} : { beforeId }),
+    });
+    const page = toPage(buckets, opts.limit, (b) => ({ id: b.id }));
+    return { peer, page, rows, total, maxRows: MAX_REFUSAL_ROWS };
   }
 
   async verifyAuditLog(ref: string): Promise<{ peer: FederationPeer; verification: ChainVerification }> {

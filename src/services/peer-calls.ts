@@ -25,7 +25,7 @@ import {
 import { decodeTimeIdCursor, toPage, type Page } from '../domain/paging.js';
 import { canonicalKinds, type ResidencyDecision, type ResourceKind } from '../domain/residency.js';
 import { ConflictError, FlotillaError, InvalidInputError, NotFoundError } from '../errors.js';
-import { peerError, postToPeer, refusalError, type PeerAnswer } from '../federation/peer-client.js';
+import { peerError, refusalError, type PeerAnswer } from '../federation/peer-client.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
 import {
@@ -499,7 +499,7 @@ export class PeerCalls {
 
   private async post(peer: FederationPeer, operation: string, envelope: CallEnvelope): Promise<PeerAnswer> {
     const signer = await this.protocol.signer();
-    return postToPeer(peer.remotePlatformUrl!, `/federation/v1/calls/${operation}`, envelope, {
+    return this.protocol.client.post(peer.remotePlatformUrl!, `/federation/v1/calls/${operation}`, envelope, {
       signer,
       now: this.deps.clock.now(),
     });

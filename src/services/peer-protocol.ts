@@ -1,6 +1,6 @@
 // The inbound side of the peer protocol: redeem an acceptance token (unsigned; the token is the
 // credential), and authenticate signed calls (activate, revoke) against the calling peer's recorded key.
-// Every refusal of a signed call from a known peer is audited on that peer's log.
+// Refusals before a call is authenticated are counted apart from the audit log (federation_refusals).
 import { z } from 'zod';
 import {
   acceptedEvent,
@@ -20,6 +20,7 @@ import {
   publicKeyPem,
   type PlatformSigner,
 } from '../federation/keys.js';
+import type { PeerClient } from '../federation/peer-client.js';
 import { authenticatePeerRequest } from '../federation/request-auth.js';
 import type { HeaderMap, SignableRequest } from '../federation/signing.js';
 import { appendEvent } from '../store/events-repository.js';
@@ -29,6 +30,7 @@ import {
   redeemAcceptanceToken,
   transitionPeer,
 } from '../store/peers-repository.js';
+import { recordRefusal } from '../store/refusals-repository.js';
 import { findResidencyPolicy } from '../store/residency-repository.js';
 import type { AuditService } from './audit-service.js';
 import { recordHandshakeGrant, withdrawPeerGrants } from './grants-service.js';
@@ -79,6 +81,8 @@ export class PeerProtocol {
     private readonly deps: ServiceDeps,
     private readonly audit: AuditService,
     private readonly self: PlatformSelf,
+    /** Sends to peers under this platform's address policy; shared by every outbound call. */
+    readonly client: PeerClient,
   ) {}
 
   /** The platform's signer, loaded (or created) on first use. */
@@ -107,6 +111,8 @@ export class PeerProtocol {
     if (input.platform_id === this.self.id) throw new ConflictError('a platform cannot federate with itself');
     const key = parsePublicKey(input.public_key);
     const url = normaliseUrl(input.url);
+    // The redeemer chooses where this platform will send its calls: refused before the token is spent.
+    await this.client.checkUrl(url);
     const signer = await this.signer();
     const tokenHash = hashToken(input.acceptance_token);
     const peer = await this.deps.db.transaction().execute(async (trx) => {
@@ -185,8 +191,9 @@ export class PeerProtocol {
   }
 
   /**
-   * Authenticates a signed call from a peer whose status is one of `allowed`. A refusal from a known
-   * peer (bad signature, replay, revoked or not yet allowed) is audited on its log, then thrown as 401.
+   * Authenticates a signed call from a peer whose status is one of `allowed`. A refusal (unknown key, bad
+   * signature, time or digest, replay, misdirected, a peer not allowed) is counted in federation_refusals,
+   * never in the write-once audit log, which only authenticated peers can add to; then thrown as 401.
    */
   async authenticate(request: InboundRequest, allowed: readonly PeerStatus[], action: string): Promise<FederationPeer> {
     const now = this.deps.clock.now();
@@ -210,13 +217,13 @@ export class PeerProtocol {
         : result.ok
           ? 'unknown peer'
           : result.message;
-    if (peer !== null) {
-      await this.audit.append(peer.id, {
-        actor: `peer:${peer.name}`,
-        action: 'federation.request.refused',
-        payload: { request: action, reason, message, status: peer.status },
-      });
-    }
+    // Nothing here proved who sent the request (a refusal after the signature verified still means the
+    // call itself was not authentic: replayed, stale, misdirected), so it is counted outside the audit log.
+    await recordRefusal(
+      this.deps.db,
+      { peerId: peer?.id ?? null, reason, request: printable(action, 128), message: printable(message, 300), at: now },
+      MAX_REFUSAL_ROWS,
+    );
     this.deps.logger.warn({ action, reason, peerId: peer?.id }, 'signed peer request refused');
     throw new UnauthorizedError(message, { details: { reason } });
   }
@@ -254,6 +261,14 @@ export class PeerProtocol {
       return revoked;
     });
   }
+}
+
+/** Rows federation_refusals keeps (one per peer, reason and hour); the oldest go first. */
+export const MAX_REFUSAL_ROWS = 1000;
+
+/** `text` cut to `max` characters, anything but printable ASCII shown as `?` (it comes from the request). */
+function printable(text: string, max: number): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
 }
 
 /** Input errors of the accept body, as the route reports them. */

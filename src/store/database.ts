@@ -312,6 +312,19 @@ export interface FederationNoncesTable {
   seen_at: Timestamp;
 }
 
+/** Signed requests refused before a signature verified, counted per peer, reason and hour. */
+export interface FederationRefusalsTable {
+  id: Generated<string>;
+  federation_peer_id: string | null;
+  reason: string;
+  hour: Timestamp;
+  count: ColumnType<string, number, number>;
+  first_at: Timestamp;
+  last_at: Timestamp;
+  last_request: string;
+  last_message: string;
+}
+
 /** Write-once: sequence, prev_hash and hash are set by the database's chain trigger. */
 export interface PeerAuditLogTable {
   federation_peer_id: string;
@@ -548,6 +561,7 @@ export interface Database {
   federation_peers: FederationPeersTable;
   federation_nonces: FederationNoncesTable;
   peer_audit_log: PeerAuditLogTable;
+  federation_refusals: FederationRefusalsTable;
   data_residency_policies: DataResidencyPoliciesTable;
   residency_overrides: ResidencyOverridesTable;
   federation_grants: FederationGrantsTable;

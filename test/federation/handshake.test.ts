@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
-import { postToPeer } from '../../src/federation/peer-client.js';
+import { postToPeer } from '../helpers/federation.js';
 import { newNonce, type RequestSigner } from '../../src/federation/signing.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { STORE_KINDS } from '../helpers/store.js';
@@ -74,6 +74,11 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
   const auditOnA = async (name: string) => {
     const { page } = await a.app.services.federation.auditLog(name, { limit: 500 });
     return page.items;
+  };
+  /** The refusal record of peer `name` on A, as list_refused_peer_requests shows it. */
+  const refusalsOnA = async (name: string) => {
+    const res = await call(adminA, 'list_refused_peer_requests', { federation_peer_id: name });
+    return res.data.refusals as Array<{ reason: string; count: number; last_request: string; last_message: string }>;
   };
   const peersOf = async (client: Client) =>
     (await call(client, 'list_federation_peers')).data.peers as Array<Record<string, unknown>>;
@@ -233,7 +238,7 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
     expect((await auditOnA('race-1')).map((e) => e.action)).toEqual(['federation.proposed', 'federation.accepted']);
   });
 
-  it('refuses an activate whose signature is forged with 401, audits it, and keeps the peer accepted', async () => {
+  it('refuses an activate whose signature is forged with 401, counts it outside the audit log, and keeps the peer accepted', async () => {
     const token = await propose('forge-1');
     const child = fakeChild();
     expect((await acceptDirect(child.body(token))).status).toBe(200);
@@ -241,16 +246,16 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
     const forged = await signedToA('/federation/v1/activate', { keyId: child.keyId, sign: impostor.signer.sign });
     expect(forged.status).toBe(401);
     expect(await rowOnA('forge-1')).toMatchObject({ status: 'accepted' });
-    expect((await auditOnA('forge-1')).at(-1)).toMatchObject({
-      action: 'federation.request.refused',
-      payload: expect.objectContaining({ request: 'activate', reason: 'bad_signature' }),
-    });
+    expect((await auditOnA('forge-1')).map((e) => e.action)).toEqual(['federation.proposed', 'federation.accepted']);
+    expect(await refusalsOnA('forge-1')).toEqual([
+      expect.objectContaining({ reason: 'bad_signature', count: 1, last_request: 'activate' }),
+    ]);
     // The real key still activates.
     expect((await signedToA('/federation/v1/activate', child.signer)).status).toBe(200);
     expect(await rowOnA('forge-1')).toMatchObject({ status: 'active' });
   });
 
-  it('refuses a replayed signed request with 401 and audits it', async () => {
+  it('refuses a replayed signed request with 401 and counts it outside the audit log', async () => {
     const token = await propose('replay-1');
     const child = fakeChild();
     expect((await acceptDirect(child.body(token))).status).toBe(200);
@@ -258,10 +263,8 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
     expect((await signedToA('/federation/v1/activate', child.signer, nonce)).status).toBe(200);
     const replay = await signedToA('/federation/v1/activate', child.signer, nonce);
     expect(replay.status).toBe(401);
-    expect((await auditOnA('replay-1')).at(-1)).toMatchObject({
-      action: 'federation.request.refused',
-      payload: expect.objectContaining({ reason: 'replayed_nonce' }),
-    });
+    expect((await auditOnA('replay-1')).at(-1)).toMatchObject({ action: 'federation.activated' });
+    expect(await refusalsOnA('replay-1')).toEqual([expect.objectContaining({ reason: 'replayed_nonce', count: 1 })]);
   });
 
   it('pages list_federation_peers with limit and cursor, oldest first, without gaps', async () => {
@@ -280,7 +283,7 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
     expect(seen).toEqual(all);
   });
 
-  it('refuses every later signed call from a revoked peer with 401 and audits it', async () => {
+  it('refuses every later signed call from a revoked peer with 401 and counts it outside the audit log', async () => {
     const token = await propose('revoked-1');
     const child = fakeChild();
     expect((await acceptDirect(child.body(token))).status).toBe(200);
@@ -292,10 +295,15 @@ describe.each(STORE_KINDS)('out-of-band federation handshake on %s', (kind) => {
     const later = await signedToA('/federation/v1/revoke', child.signer);
     expect(later.status).toBe(401);
     expect(await rowOnA('revoked-1')).toMatchObject({ status: 'revoked' });
-    expect((await auditOnA('revoked-1')).at(-1)).toMatchObject({
-      action: 'federation.request.refused',
-      payload: expect.objectContaining({ request: 'revoke', status: 'revoked' }),
-    });
+    expect((await auditOnA('revoked-1')).at(-1)).toMatchObject({ action: 'federation.revoke.send_failed' });
+    expect(await refusalsOnA('revoked-1')).toEqual([
+      expect.objectContaining({
+        reason: 'unknown_key',
+        count: 1,
+        last_request: 'revoke',
+        last_message: expect.stringContaining('is revoked'),
+      }),
+    ]);
   });
 
   it('refuses a second accept from B while it already peers with A, before the token is spent', async () => {

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { postToPeer } from '../../src/federation/peer-client.js';
+import { postToPeer } from '../helpers/federation.js';
 import { newNonce } from '../../src/federation/signing.js';
 import { createLogger } from '../../src/logger.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';

@@ -5,9 +5,8 @@
 // shows the peering with its round trip, boundary summary and residency policy.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postToPeer } from '../../src/federation/peer-client.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
+import { federatePair, postToPeer, type Peering } from '../helpers/federation.js';
 import { digest, enroll, enrollmentTokenFor, heartbeat } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 

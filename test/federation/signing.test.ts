@@ -3,6 +3,7 @@
 import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { publicKeyId } from '../../src/federation/keys.js';
+import { MAX_CREATED_SEC } from '../../src/federation/signature-fields.js';
 import {
   contentDigest,
   MAX_SKEW_MS,
@@ -12,6 +13,7 @@ import {
   type SignableRequest,
   type SignatureHeaders,
 } from '../../src/federation/signing.js';
+import { signWithCreated } from '../helpers/federation.js';
 
 function keyPair(): { signer: RequestSigner; publicKey: KeyObject } {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
@@ -113,6 +115,32 @@ describe('signRequest and verifyRequest', () => {
   it('refuses a signature created over 5 minutes ahead as future_timestamp', () => {
     const headers = signed(new Date(NOW.getTime() + MAX_SKEW_MS + 1000));
     expect(reasonOf(verifyRequest(request, headers, alice.publicKey, { now: NOW }))).toBe('future_timestamp');
+  });
+
+  it.each([
+    ['beyond what a Date holds', '999999999999999'],
+    ['negative and beyond what a Date holds', '-999999999999999'],
+    ['negative', '-1'],
+    ['eleven digits', '10000000000'],
+  ])('refuses a well-signed created that is %s as malformed_signature', (_what, created) => {
+    const headers = signWithCreated(request, alice.signer, created);
+    const result = verifyRequest(request, headers, alice.publicKey, { now: NOW });
+    expect(result).toMatchObject({ ok: false, reason: 'malformed_signature', message: /created/ });
+  });
+
+  it('compares the largest created accepted with the clock: far ahead, so future_timestamp', () => {
+    const headers = signWithCreated(request, alice.signer, String(MAX_CREATED_SEC));
+    expect(reasonOf(verifyRequest(request, headers, alice.publicKey, { now: NOW }))).toBe('future_timestamp');
+  });
+
+  it('compares created 0 with the clock: long ago, so stale_timestamp', () => {
+    const headers = signWithCreated(request, alice.signer, '0');
+    expect(reasonOf(verifyRequest(request, headers, alice.publicKey, { now: NOW }))).toBe('stale_timestamp');
+  });
+
+  it('fails closed when the verifier clock is not a time', () => {
+    const result = verifyRequest(request, signed(), alice.publicKey, { now: new Date(Number.NaN) });
+    expect(result).toMatchObject({ ok: false, reason: 'stale_timestamp' });
   });
 
   it('refuses a request without signature headers as missing_signature', () => {

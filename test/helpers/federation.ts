@@ -9,6 +9,14 @@ import type { App } from '../../src/app.js';
 import type { FederationPeer } from '../../src/domain/federation.js';
 import type { Caller } from '../../src/domain/roles.js';
 import { publicKeyId, publicKeyPem } from '../../src/federation/keys.js';
+import { PeerClient, type PeerAnswer } from '../../src/federation/peer-client.js';
+import {
+  contentDigest,
+  newNonce,
+  type RequestSigner,
+  type SignableRequest,
+  type SignatureHeaders,
+} from '../../src/federation/signing.js';
 import type { ManualClock } from '../../src/scheduler/clock.js';
 import { openStore, type Store, type StoreKind } from '../../src/store/db.js';
 import type { Db } from '../../src/store/executor.js';
@@ -78,6 +86,13 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code?: unk
   );
 }
 
+const testClient = new PeerClient({ allowPrivate: () => true });
+
+/** Sends to a peer as a platform would (signed when given a signer), with no platform's address policy. */
+export function postToPeer(...args: Parameters<PeerClient['post']>): Promise<PeerAnswer> {
+  return testClient.post(...args);
+}
+
 /** Both sides' records of one peering. */
 export interface Peering {
   /** A's row for B (A proposed: spawn role parent). */
@@ -115,4 +130,34 @@ export async function heartbeatRound(
 ): Promise<void> {
   for (const p of platforms) p.clock.advance(intervalMs);
   for (const p of platforms) await p.app.services.federation.heartbeats.sendDue(p.clock.now());
+}
+
+/**
+ * Signs `request` the way signRequest does, but with the `created` parameter exactly as given: what a
+ * signer that chose an absurd time (out of range, negative) would send. The signature itself is valid.
+ */
+export function signWithCreated(
+  request: SignableRequest,
+  signer: RequestSigner,
+  created: string,
+  nonce = newNonce(),
+): SignatureHeaders {
+  const digest = contentDigest(request.body);
+  const params =
+    `("@method" "@authority" "@path" "@query" "content-digest");created=${created};nonce="${nonce}"` +
+    `;keyid="${signer.keyId}";alg="ed25519";tag="flotilla-federation"`;
+  const q = request.target.indexOf('?');
+  const base = [
+    `"@method": ${request.method.toUpperCase()}`,
+    `"@authority": ${request.authority.toLowerCase()}`,
+    `"@path": ${q === -1 ? request.target : request.target.slice(0, q)}`,
+    `"@query": ${q === -1 ? '?' : request.target.slice(q)}`,
+    `"content-digest": ${digest}`,
+    `"@signature-params": ${params}`,
+  ].join('\n');
+  return {
+    'content-digest': digest,
+    'signature-input': `sig1=${params}`,
+    signature: `sig1=:${signer.sign(Buffer.from(base, 'utf8')).toString('base64')}:`,
+  };
 }

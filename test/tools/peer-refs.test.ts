@@ -18,6 +18,7 @@ const NAMING_A_PEER: Record<string, (ref: string) => Record<string, unknown>> = 
   revoke_federation_peer: (ref) => ({ federation_peer_id: ref }),
   get_audit_log: (ref) => ({ federation_peer_id: ref }),
   verify_audit_log: (ref) => ({ federation_peer_id: ref }),
+  list_refused_peer_requests: (ref) => ({ federation_peer_id: ref }),
   list_federation_grants: (ref) => ({ federation_peer_id: ref }),
   issue_federation_grant: (ref) => ({ federation_peer_id: ref, scopes: ['read'] }),
   create_boundary_rule: (ref) => ({
@@ -67,6 +68,7 @@ const PEER_FIELDS = ['federation_peer_id', 'peers', 'path'];
 const READS = [
   'get_audit_log',
   'verify_audit_log',
+  'list_refused_peer_requests',
   'list_federation_grants',
   'list_boundary_rules',
   'get_data_residency',
