@@ -4,6 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConflictError, InvalidInputError } from '../errors.js';
+import { dataErrorReason, isDataError } from '../store/errors.js';
 import { sendJson } from './io.js';
 
 export interface Route {
@@ -60,6 +61,13 @@ export async function startHttpListener(opts: {
       return;
     }
     route.handle(req, res, url).catch((err: unknown) => {
+      // A value the store refused (SQLSTATE class 22) is the caller's bad input, not a failure of ours.
+      if (isDataError(err) && !res.headersSent) {
+        opts.logger.warn({ err: { message: (err as Error).message }, path: url.pathname }, 'store refused a value');
+        const message = `a value cannot be stored: ${dataErrorReason(err)}`;
+        sendJson(res, 400, { error: { code: 'invalid_input', message } });
+        return;
+      }
       opts.logger.error({ err, path: url.pathname }, 'http handler failed');
       if (!res.headersSent)
         sendJson(res, 500, { error: { code: 'internal', message: 'internal error; it has been logged' } });
