@@ -1,5 +1,4 @@
 // abort_rollout: stops a rollout for good.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { rolloutIdInput, rolloutView, toRolloutView } from './shared/rollout-views.js';

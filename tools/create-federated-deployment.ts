@@ -1,5 +1,4 @@
 // create_federated_deployment: places N replicas of a version over peers and sends each its share.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { moduleNameSchema } from '../src/domain/names.js';
 import { defineTool } from '../src/mcp/define-tool.js';

@@ -1,5 +1,4 @@
 // delete_boundary_rule: removes one ingress rule; its creation and deletion stay in the peer's audit log.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { boundaryRuleView, toBoundaryRuleView } from './shared/federation-views.js';

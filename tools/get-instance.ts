@@ -1,5 +1,4 @@
 // get_instance: one instance with what it runs and what it should run.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { instanceDetailView, toInstanceDetailView } from './shared/fleet-views.js';

@@ -1,5 +1,4 @@
 // override_data_residency: a one-time, audited exception to a peer's data residency policy.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { RESOURCE_KINDS, resourceKindsSchema } from '../src/domain/residency.js';
 import { defineTool } from '../src/mcp/define-tool.js';

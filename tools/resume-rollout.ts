@@ -1,5 +1,4 @@
 // resume_rollout: resumes a paused rollout.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { rolloutIdInput, rolloutView, toRolloutView } from './shared/rollout-views.js';

@@ -1,5 +1,4 @@
 // rollback_rollout: restores the instances a rollout changed.
-import { z } from 'zod';
 import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { rolloutIdInput, rolloutView, toRolloutView } from './shared/rollout-views.js';
