@@ -1,5 +1,6 @@
 // accept_federation_peer: the child side of an out-of-band peering: redeem the parent's token, activate.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { federationPeerView, toPeerView } from './shared/federation-views.js';
 
@@ -12,7 +13,7 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   input: {
     parent_url: z.url({ protocol: /^https?$/ }).describe('URL of the platform that proposed the peering'),
-    acceptance_token: z.string().min(1).max(200).describe('the fpa_… token propose_federation_peer returned there'),
+    acceptance_token: safeText({ min: 1, max: 200 }).describe('the fpa_… token propose_federation_peer returned there'),
   },
   output: { federation_peer: federationPeerView },
   handler: async ({ services, caller }, input) => ({

@@ -1,5 +1,6 @@
 // agent_introspect: what the fleet autonomy agent is allowed to do and whether its reconciler ticks.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { isoTime } from '../src/mcp/schemas.js';
 import { NotFoundError } from '../src/errors.js';
@@ -14,7 +15,7 @@ export default defineTool({
     "Shows an autonomy agent's intervention policies, the skills it runs and its reconciler's tick interval and last tick, to find out why an approval never appears or a batch never starts; reads only.",
   role: 'viewer',
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  input: { agent_id: z.string().min(1).describe('the agent, e.g. fleet_autonomy_agent') },
+  input: { agent_id: safeText({ min: 1 }).describe('the agent, e.g. fleet_autonomy_agent') },
   output: {
     agent_id: z.string(),
     intervention_policies: z.array(policyView),

@@ -1,5 +1,6 @@
 // assign_module_version: sets what a group (or some of its instances) should run.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { groupRefFrom, groupRefInput } from './shared/fleet-views.js';
 import { moduleRefFrom, moduleRefInput } from './shared/views.js';
@@ -14,12 +15,11 @@ export default defineTool({
   input: {
     ...groupRefInput,
     ...moduleRefInput,
-    version_id: z
-      .string()
-      .min(1)
-      .describe('version id, or version string within the module (must be published, blessed or live)'),
+    version_id: safeText({ min: 1 }).describe(
+      'version id, or version string within the module (must be published, blessed or live)',
+    ),
     instance_ids: z
-      .array(z.string().min(1))
+      .array(safeText({ min: 1 }))
       .min(1)
       .max(1000)
       .optional()

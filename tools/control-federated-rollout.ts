@@ -1,5 +1,6 @@
 // control_federated_rollout: pause, pause one peer, resume, roll back, abort, or switch coordination.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { COORDINATIONS, FEDERATED_CONTROL_ACTIONS } from '../src/domain/federated-rollout.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import {
@@ -22,17 +23,14 @@ export default defineTool({
     action: z
       .enum(FEDERATED_CONTROL_ACTIONS)
       .describe('pause, pause_peer (with federation_peer_id), resume, rollback, abort or set_coordination'),
-    federation_peer_id: z
-      .string()
-      .min(1)
-      .max(200)
+    federation_peer_id: safeText({ min: 1, max: 200 })
       .optional()
       .describe('pause_peer: the peer whose leg to pause, by id or name (local: this platform’s leg)'),
     coordination: z
       .enum(COORDINATIONS)
       .optional()
       .describe('set_coordination: independent (lifts the barrier) or synchronized (barrier at the lowest batch)'),
-    reason: z.string().min(1).max(500).optional().describe('why, recorded in the audit entries and events'),
+    reason: safeText({ min: 1, max: 500 }).optional().describe('why, recorded in the audit entries and events'),
   },
   output: {
     federated_rollout: federatedRolloutView,

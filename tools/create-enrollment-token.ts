@@ -1,5 +1,6 @@
 // create_enrollment_token: lets agents join a group (creating the group on first use).
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { groupNameSchema, labelsSchema, regionSchema } from '../src/domain/names.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { isoTime } from '../src/mcp/schemas.js';
@@ -15,7 +16,7 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   input: {
     group: groupNameSchema.optional().describe('group name; created if it does not exist (or give template_id)'),
-    template_id: z.string().min(1).optional().describe('id or name of an existing group (or give group)'),
+    template_id: safeText({ min: 1 }).optional().describe('id or name of an existing group (or give group)'),
     ttl_sec: z
       .number()
       .int()

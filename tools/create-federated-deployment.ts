@@ -1,5 +1,5 @@
 // create_federated_deployment: places N replicas of a version over peers and sends each its share.
-import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { moduleNameSchema } from '../src/domain/names.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import {
@@ -18,7 +18,7 @@ export default defineTool({
   role: 'admin',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   input: {
-    name: z.string().min(1).max(200).describe('a unique name for the deployment'),
+    name: safeText({ min: 1, max: 200 }).describe('a unique name for the deployment'),
     module_name: moduleNameSchema.describe('the module to deploy'),
     ...deploymentSpecInput,
     include_local: deploymentSpecInput.include_local.default(false),

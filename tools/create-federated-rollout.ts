@@ -1,5 +1,6 @@
 // create_federated_rollout: one rollout of a module version across registered peers (and this platform).
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { COORDINATIONS } from '../src/domain/federated-rollout.js';
 import { strategySchema } from '../src/domain/strategy.js';
 import { defineTool } from '../src/mcp/define-tool.js';
@@ -15,19 +16,17 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   input: {
     ...moduleRefInput,
-    target_version: z
-      .string()
-      .min(1)
-      .max(200)
-      .describe('the version string every target must have published, blessed or live, e.g. 1.26.0'),
+    target_version: safeText({ min: 1, max: 200 }).describe(
+      'the version string every target must have published, blessed or live, e.g. 1.26.0',
+    ),
     peers: z
-      .array(z.string().min(1).max(200))
+      .array(safeText({ min: 1, max: 200 }))
       .max(100)
       .describe('target peers by id or name: registered, active peers of this platform only'),
     include_local: z.boolean().optional().describe('also run a leg on this platform, default false'),
-    group: z.string().min(1).max(200).describe('the group to upgrade, by name, on every target'),
+    group: safeText({ min: 1, max: 200 }).describe('the group to upgrade, by name, on every target'),
     per_peer_group: z
-      .record(z.string(), z.string().min(1).max(200))
+      .record(safeText(), safeText({ min: 1, max: 200 }))
       .optional()
       .describe('group overrides: { <peer id or name, or local>: <group> } where naming differs'),
     strategy: strategySchema

@@ -1,5 +1,6 @@
 // create_learning: records what operators learned from a change, for later plans to surface.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { learningView, toLearningView } from './shared/rollout-views.js';
 
@@ -11,15 +12,13 @@ export default defineTool({
   role: 'operator',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   input: {
-    title: z
-      .string()
-      .min(1)
-      .max(300)
-      .describe('one line, e.g. "nginx 1.24 → 1.26 rolling upgrade — batch_pct=20% works"'),
-    category: z.string().min(1).max(100).describe('e.g. best_practice, incident, pitfall'),
-    content: z.string().min(1).max(20_000).describe('what happened and what to do next time'),
+    title: safeText({ min: 1, max: 300 }).describe(
+      'one line, e.g. "nginx 1.24 → 1.26 rolling upgrade — batch_pct=20% works"',
+    ),
+    category: safeText({ min: 1, max: 100 }).describe('e.g. best_practice, incident, pitfall'),
+    content: safeText({ min: 1, max: 20_000 }).describe('what happened and what to do next time'),
     tags: z
-      .array(z.string().min(1).max(100))
+      .array(safeText({ min: 1, max: 100 }))
       .max(50)
       .describe('tags, stored lower-case; the module name and rolling-upgrade make plans find it'),
   },

@@ -1,5 +1,6 @@
 // decide_approval: approves or rejects a request, or edits a pending plan (which supersedes the request).
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { ROLLOUT_STATES } from '../src/domain/rollout-state.js';
 import { ConflictError, InvalidInputError } from '../src/errors.js';
 import { defineTool, type ToolContext } from '../src/mcp/define-tool.js';
@@ -20,9 +21,7 @@ export default defineTool({
       .describe(
         'approve or reject (rejecting a continuation aborts the rollout); omit to ask the human in the client through a form, when the client supports elicitation — the answer counts as this session’s operator',
       ),
-    option: z
-      .string()
-      .min(1)
+    option: safeText({ min: 1 })
       .optional()
       .describe('required when approving a request with options: continue_anyway, rollback_completed_batches or abort'),
     edits: z
@@ -32,7 +31,7 @@ export default defineTool({
       })
       .optional()
       .describe('re-plan a pending rollout plan instead of deciding it; a new request replaces this one'),
-    reason: z.string().min(1).max(2000).optional().describe('why, recorded with the decision'),
+    reason: safeText({ min: 1, max: 2000 }).optional().describe('why, recorded with the decision'),
   },
   output: {
     approval: approvalView,

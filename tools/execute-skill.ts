@@ -1,5 +1,6 @@
 // execute_skill: plans a rolling upgrade (or previews it with dry_run) through the skills service.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { planOutput, toPlanOutput } from './shared/rollout-views.js';
 
@@ -11,9 +12,9 @@ export default defineTool({
   role: 'operator',
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   input: {
-    skill: z.string().min(1).describe('skill name, e.g. system-rolling-module-upgrade (list_skills shows them)'),
+    skill: safeText({ min: 1 }).describe('skill name, e.g. system-rolling-module-upgrade (list_skills shows them)'),
     inputs: z
-      .record(z.string(), z.unknown())
+      .record(safeText(), z.unknown())
       .describe(
         'the skill inputs, checked strictly against its schema (list_skills), e.g. { template_id, module_id, target_version_id, batch_pct }',
       ),

@@ -1,5 +1,6 @@
 // issue_federation_grant: gives the parent of this managed child rights on this platform, for a while.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { GRANT_SCOPES } from '../src/domain/capabilities.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { federationGrantView, federationPeerIdInput, toGrantView } from './shared/federation-views.js';
@@ -19,10 +20,7 @@ export default defineTool({
       .max(GRANT_SCOPES.length)
       .describe('read (versions, inventory, audit), write (read plus rollouts, deployments, migrations), admin (all)'),
     ttl_days: z.number().int().min(1).max(3650).optional().describe('days until the grant expires, default 365'),
-    reason: z
-      .string()
-      .min(1)
-      .max(500)
+    reason: safeText({ min: 1, max: 500 })
       .optional()
       .describe('why the grant is issued, kept with it and in the audit log'),
   },

@@ -1,5 +1,6 @@
 // list_instances: the fleet, filtered by group, status or running module version.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { INSTANCE_STATUSES } from '../src/domain/fleet.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { clampLimit, nextCursorOutput, pagingInput, shapePage } from '../src/mcp/schemas.js';
@@ -17,9 +18,7 @@ export default defineTool({
     ...groupRefInput,
     status: z.enum(INSTANCE_STATUSES).optional().describe('only instances in this status'),
     ...moduleRefInput,
-    version: z
-      .string()
-      .min(1)
+    version: safeText({ min: 1 })
       .optional()
       .describe('with module_name/module_id: only instances running this version (id or string)'),
     ...pagingInput,

@@ -1,5 +1,6 @@
 // list_rollouts: rollouts newest first, by state, group and module.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { clampLimit, nextCursorOutput, pagingInput, shapePage } from '../src/mcp/schemas.js';
 import { optionalGroupRef } from './shared/fleet-views.js';
@@ -15,10 +16,10 @@ export default defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   input: {
     state: rolloutStateInput.optional().describe('only rollouts in this state, e.g. running or circuit_open'),
-    group: z.string().min(1).optional().describe('only rollouts of this group, by name (or give template_id)'),
-    template_id: z.string().min(1).optional().describe('only rollouts of this group, by id or name (or give group)'),
-    module_name: z.string().min(1).optional().describe('only rollouts of this module, by name (or give module_id)'),
-    module_id: z.string().min(1).optional().describe('only rollouts of this module, by id (or give module_name)'),
+    group: safeText({ min: 1 }).optional().describe('only rollouts of this group, by name (or give template_id)'),
+    template_id: safeText({ min: 1 }).optional().describe('only rollouts of this group, by id or name (or give group)'),
+    module_name: safeText({ min: 1 }).optional().describe('only rollouts of this module, by name (or give module_id)'),
+    module_id: safeText({ min: 1 }).optional().describe('only rollouts of this module, by id (or give module_name)'),
     ...pagingInput,
   },
   output: { rollouts: z.array(rolloutSummaryView), next_cursor: nextCursorOutput },

@@ -1,5 +1,5 @@
 // override_data_residency: a one-time, audited exception to a peer's data residency policy.
-import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { RESOURCE_KINDS, resourceKindsSchema } from '../src/domain/residency.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { federationPeerIdInput, residencyOverrideView, toResidencyOverrideView } from './shared/federation-views.js';
@@ -16,7 +16,9 @@ export default defineTool({
     resource_kinds: resourceKindsSchema.describe(
       `the pinned kinds the one transfer may carry out of the region (${RESOURCE_KINDS.join(', ')})`,
     ),
-    reason: z.string().min(1).max(1000).describe('why this one transfer may leave the region; kept in the audit log'),
+    reason: safeText({ min: 1, max: 1000 }).describe(
+      'why this one transfer may leave the region; kept in the audit log',
+    ),
   },
   output: { override: residencyOverrideView },
   handler: async ({ services, caller }, input) => {

@@ -1,5 +1,5 @@
 // pause_rollout: pauses a running rollout.
-import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { rolloutIdInput, rolloutView, toRolloutView } from './shared/rollout-views.js';
 
@@ -12,7 +12,7 @@ export default defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   input: {
     rollout_id: rolloutIdInput,
-    reason: z.string().min(1).max(2000).optional().describe('why, recorded in the event'),
+    reason: safeText({ min: 1, max: 2000 }).optional().describe('why, recorded in the event'),
   },
   output: { rollout: rolloutView },
   handler: async ({ services, caller }, input) => {

@@ -1,6 +1,7 @@
 // plan_placement: a dry run of placement — each peer's share of the replicas, its score and why, and
 // why excluded peers get nothing. Reads only; writes nothing, audits nothing, uses no override.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { MAX_REPLICAS, placementPolicySchema } from '../src/domain/placement.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { federationPeerIdInput } from './shared/federation-views.js';
@@ -19,10 +20,10 @@ export default defineTool({
   role: 'viewer',
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   input: {
-    module_name: z.string().min(1).max(200).describe('the module to place'),
-    version: z.string().min(1).max(200).describe('its version string (or version id)'),
+    module_name: safeText({ min: 1, max: 200 }).describe('the module to place'),
+    version: safeText({ min: 1, max: 200 }).describe('its version string (or version id)'),
     replicas: z.number().int().min(0).max(MAX_REPLICAS).describe('instances to run the version on, in all'),
-    group: z.string().min(1).max(128).describe('the group whose instances run it on each peer'),
+    group: safeText({ min: 1, max: 128 }).describe('the group whose instances run it on each peer'),
     peers: z.array(federationPeerIdInput).max(500).describe('candidate peers, by id or name'),
     include_local: z.boolean().default(false).describe('this platform takes a share too'),
     placement: placementPolicySchema.describe(

@@ -1,5 +1,6 @@
 // promote_module_version: moves a version one legal step through its lifecycle.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { LIFECYCLE_STATES } from '../src/domain/lifecycle.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { moduleRefFrom, moduleRefInput, moduleVersionView, toVersionView } from './shared/views.js';
@@ -12,10 +13,9 @@ export default defineTool({
   role: 'operator',
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   input: {
-    version_id: z
-      .string()
-      .min(1)
-      .describe('version id, or the version string (e.g. 1.26.0) together with module_name or module_id'),
+    version_id: safeText({ min: 1 }).describe(
+      'version id, or the version string (e.g. 1.26.0) together with module_name or module_id',
+    ),
     lifecycle_state: z.enum(LIFECYCLE_STATES).describe('the state to move to'),
     ...moduleRefInput,
   },

@@ -1,5 +1,6 @@
 // recent_events: the event log, newest first, filtered by kind prefix.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { clampLimit, isoTime, nextCursorOutput, pagingInput, shapePage } from '../src/mcp/schemas.js';
 
@@ -11,7 +12,7 @@ export default defineTool({
   role: 'viewer',
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   input: {
-    kind_prefix: z.string().max(200).optional().describe('only kinds starting with this text; omit for all events'),
+    kind_prefix: safeText({ max: 200 }).optional().describe('only kinds starting with this text; omit for all events'),
     ...pagingInput,
   },
   output: {

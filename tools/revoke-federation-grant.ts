@@ -1,5 +1,6 @@
 // revoke_federation_grant: withdraws a grant this platform issued; the last one emancipates a managed child.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { federationGrantView, toGrantView } from './shared/federation-views.js';
 
@@ -11,8 +12,8 @@ export default defineTool({
   role: 'admin',
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   input: {
-    grant_id: z.string().min(1).max(200).describe('the grant id, as list_federation_grants shows it'),
-    reason: z.string().min(1).max(500).optional().describe('why the grant is revoked, kept in the audit log'),
+    grant_id: safeText({ min: 1, max: 200 }).describe('the grant id, as list_federation_grants shows it'),
+    reason: safeText({ min: 1, max: 500 }).optional().describe('why the grant is revoked, kept in the audit log'),
   },
   output: {
     federation_grant: federationGrantView,

@@ -1,5 +1,6 @@
 // search_learnings: learnings newest first, by text, tags and category.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { clampLimit, nextCursorOutput, pagingInput, shapePage } from '../src/mcp/schemas.js';
 import { learningView, toLearningView } from './shared/rollout-views.js';
@@ -12,9 +13,13 @@ export default defineTool({
   role: 'viewer',
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   input: {
-    query: z.string().min(1).max(200).optional().describe('text to find in title or content (case-insensitive)'),
-    tags: z.array(z.string().min(1).max(100)).max(50).optional().describe('match learnings carrying any of these'),
-    category: z.string().min(1).max(100).optional().describe('only this category, e.g. best_practice'),
+    query: safeText({ min: 1, max: 200 }).optional().describe('text to find in title or content (case-insensitive)'),
+    tags: z
+      .array(safeText({ min: 1, max: 100 }))
+      .max(50)
+      .optional()
+      .describe('match learnings carrying any of these'),
+    category: safeText({ min: 1, max: 100 }).optional().describe('only this category, e.g. best_practice'),
     ...pagingInput,
   },
   output: { learnings: z.array(learningView), next_cursor: nextCursorOutput },

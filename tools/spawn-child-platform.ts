@@ -2,6 +2,7 @@
 // autonomous_peer it proposes the peering (as propose_federation_peer) and the child redeems the token
 // on first boot; a cluster_member is another process on this platform's Postgres.
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { peerNameSchema, regionSchema } from '../src/domain/names.js';
 import { InvalidInputError } from '../src/errors.js';
 import { defineTool } from '../src/mcp/define-tool.js';
@@ -29,14 +30,10 @@ export default defineTool({
       .optional()
       .describe("the child's region; default this platform's (or give child_provider_region_id)"),
     child_provider_region_id: regionSchema.optional().describe('the same as region (the tutorial’s REST body)'),
-    child_template_id: z
-      .string()
-      .max(200)
+    child_template_id: safeText({ max: 200 })
       .optional()
       .describe('accepted for the tutorial’s REST body; the local process provider runs every child from this build'),
-    child_provider_instance_type_id: z
-      .string()
-      .max(200)
+    child_provider_instance_type_id: safeText({ max: 200 })
       .optional()
       .describe('accepted for the tutorial’s REST body; the local process provider has one instance type'),
   },

@@ -1,6 +1,7 @@
 // terminate_instance: retires a fleet instance (its agent token stops working), or stops a child
 // platform this platform spawned (its whole process group; the peering stays until revoked).
 import { z } from 'zod';
+import { safeText } from '../src/domain/text.js';
 import { InvalidInputError } from '../src/errors.js';
 import { defineTool } from '../src/mcp/define-tool.js';
 import { spawnedChildView, toSpawnedChildView } from './shared/federation-views.js';
@@ -14,8 +15,8 @@ export default defineTool({
   role: 'operator',
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   input: {
-    id: z.string().min(1).optional().describe('instance id, or a child_instance_id from spawn_child_platform'),
-    instance_id: z.string().min(1).optional().describe('the same as id'),
+    id: safeText({ min: 1 }).optional().describe('instance id, or a child_instance_id from spawn_child_platform'),
+    instance_id: safeText({ min: 1 }).optional().describe('the same as id'),
   },
   output: {
     kind: z.enum(['fleet_instance', 'platform_child']).describe('what the id named'),

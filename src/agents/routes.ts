@@ -9,12 +9,13 @@ import { bearerToken, BodyError, readJsonBody, sendJson, sendJsonText } from '..
 import type { Route } from '../http/server.js';
 import type { FleetService } from '../services/fleet-service.js';
 import type { HeartbeatIngestor } from '../services/heartbeat-ingestor.js';
-import { isConnectionError } from '../store/errors.js';
+import { safeText, unstorableTextReason } from '../domain/text.js';
+import { dataErrorReason, isConnectionError, isDataError } from '../store/errors.js';
 import type { DesiredWire, HeartbeatAck } from '../store/heartbeat-repository.js';
 import type { Logger } from 'pino';
 
 const enrollBody = z.strictObject({
-  enrollment_token: z.string().min(1).max(200),
+  enrollment_token: safeText({ min: 1, max: 200 }),
   name: instanceNameSchema,
   region: regionSchema.optional(),
   labels: labelsSchema.optional(),
@@ -23,6 +24,15 @@ const enrollBody = z.strictObject({
 
 function badRequest(res: ServerResponse, field: string, message: string): void {
   sendJson(res, 400, { error: { code: 'invalid_input', field, message: `${field}: ${message}` } });
+}
+
+/** A percent-encoded path segment decoded, or null when its escapes are not valid UTF-8. */
+function pathSegment(encoded: string): string | null {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return null;
+  }
 }
 
 function unauthorized(res: ServerResponse, message: string): void {
@@ -123,8 +133,19 @@ export function agentRoutes(deps: { fleet: FleetService; ingestor: HeartbeatInge
         if (req.method === 'POST' && url.pathname === '/agents/v1/heartbeat') return await heartbeat(req, res);
         if (req.method === 'POST' && url.pathname === '/agents/v1/enroll') return await enroll(req, res);
         const m = /^\/agents\/v1\/versions\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-        if (req.method === 'GET' && m !== null)
-          return await version(req, res, decodeURIComponent(m[1]!), decodeURIComponent(m[2]!));
+        if (req.method === 'GET' && m !== null) {
+          const moduleName = pathSegment(m[1]!);
+          if (moduleName === null || !moduleNameSchema.safeParse(moduleName).success) {
+            return badRequest(res, 'module_name', 'not a module name (lowercase letters, digits, ".", "_" or "-")');
+          }
+          const versionRef = pathSegment(m[2]!);
+          const unstorable =
+            versionRef === null ? 'not a percent-encoded UTF-8 segment' : unstorableTextReason(versionRef);
+          if (versionRef === null || unstorable !== null || versionRef.length > 200) {
+            return badRequest(res, 'version', unstorable ?? 'a version string or id of at most 200 characters');
+          }
+          return await version(req, res, moduleName, versionRef);
+        }
         sendJson(res, 404, { error: { code: 'not_found', message: `no agent route ${req.method} ${url.pathname}` } });
       } catch (err) {
         if (err instanceof FlotillaError) {
@@ -136,6 +157,10 @@ export function agentRoutes(deps: { fleet: FleetService; ingestor: HeartbeatInge
             error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
           });
           return;
+        }
+        if (isDataError(err)) {
+          deps.logger.warn({ err: { message: (err as Error).message } }, 'agent request refused by the store');
+          return badRequest(res, 'body', dataErrorReason(err));
         }
         if (isConnectionError(err)) {
           sendJson(

@@ -2,6 +2,7 @@
 // version and group a share runs after overrides, a share's state from what its platform last reported,
 // the overall state from the shares, and why a share counts as drifted. Pure: no I/O.
 import { z } from 'zod';
+import { safeText } from './text.js';
 import type { PlacementPolicy } from './placement.js';
 import { strategySchema, type Strategy } from './strategy.js';
 
@@ -24,7 +25,7 @@ export type OverallState = (typeof OVERALL_STATES)[number];
 
 /** Per peer (by name): the version and/or group its share runs instead of the deployment's. */
 export const shareOverrideSchema = z.strictObject({
-  version: z.string().min(1).max(200).optional().describe("the version this peer runs instead of the deployment's"),
+  version: safeText({ min: 1, max: 200 }).optional().describe("the version this peer runs instead of the deployment's"),
   group: z
     .string()
     .min(1)
@@ -32,7 +33,7 @@ export const shareOverrideSchema = z.strictObject({
     .optional()
     .describe("the group whose instances run it there instead of the deployment's"),
 });
-export const overridesSchema = z.record(z.string().min(1).max(200), shareOverrideSchema);
+export const overridesSchema = z.record(safeText({ min: 1, max: 200 }), shareOverrideSchema);
 export type ShareOverrides = z.infer<typeof overridesSchema>;
 
 /**

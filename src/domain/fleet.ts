@@ -1,4 +1,5 @@
 // Fleet domain: instances, groups, agent heartbeats and drift. Pure: no I/O.
+import { unstorableTextReason } from './text.js';
 
 export const INSTANCE_STATUSES = ['running', 'stale', 'terminated'] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
@@ -87,7 +88,11 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const MODULE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const MAX_MODULES = 256;
 
-/** Validates a heartbeat body by hand (the hot path: no schema library), naming the bad field. */
+/**
+ * Validates a heartbeat body by hand (the hot path: no schema library), naming the bad field. Every
+ * value it passes is one the store accepts (names and digests by pattern, text without NUL or lone
+ * surrogates), so a heartbeat can never fail the batched statement it joins.
+ */
 export function parseHeartbeat(body: unknown): ParseResult<Heartbeat> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, field: 'body', message: 'must be a JSON object' };
@@ -119,6 +124,8 @@ export function parseHeartbeat(body: unknown): ParseResult<Heartbeat> {
   if (typeof status !== 'string' || status.length === 0 || status.length > 32) {
     return { ok: false, field: 'status', message: 'must be a short string such as running' };
   }
+  const unstorable = unstorableTextReason(status);
+  if (unstorable !== null) return { ok: false, field: 'status', message: unstorable };
   return {
     ok: true,
     value: { runningModuleDigests: digests as Record<string, string>, health: b.health, status },

@@ -3,6 +3,7 @@
 // (include_local false, overrides {}, failback true, the default rollout). Pure: no I/O.
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { safeText } from './text.js';
 import {
   deploymentRolloutOf,
   deploymentRolloutSchema,
@@ -19,14 +20,14 @@ import { strategyProblem } from './strategy.js';
 
 export const deploymentEntrySchema = z
   .strictObject({
-    name: z.string().min(1).max(200),
+    name: safeText({ min: 1, max: 200 }),
     module_name: moduleNameSchema,
     /** A version string of the module (not an id), compared as is with the deployment's. */
     version: versionSchema,
     replicas: z.number().int().min(0).max(MAX_REPLICAS),
     group: groupNameSchema,
     /** Peers by id or name; compared as a set of names. */
-    peers: z.array(z.string().min(1).max(200)).max(500),
+    peers: z.array(safeText({ min: 1, max: 200 })).max(500),
     include_local: z.boolean().optional(),
     placement: placementPolicySchema,
     overrides: overridesSchema.optional(),

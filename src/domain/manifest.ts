@@ -3,6 +3,7 @@
 // with what a platform holds now. Pure: the caller loads the current state and applies the plan.
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { safeText } from './text.js';
 import { POLICY_MODES, ROLLING_UPGRADE_ACTION, type PolicyMode } from './approvals.js';
 import {
   BOUNDARY_ACTIONS,
@@ -57,7 +58,7 @@ const boundaryRuleEntrySchema = z.strictObject({
 
 const peerEntrySchema = z.strictObject({
   /** The peer by id or name, as the tools take it. */
-  federation_peer_id: z.string().min(1).max(128),
+  federation_peer_id: safeText({ min: 1, max: 128 }),
   /** Absent: left alone; null: cleared; a policy: set. */
   data_residency: residencyPolicySchema.nullable().optional(),
   boundary_rules: z

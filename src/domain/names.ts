@@ -1,5 +1,6 @@
 // Shapes of names, versions and digests users type. Pure: zod schemas only.
 import { z } from 'zod';
+import { safeText } from './text.js';
 
 export const moduleNameSchema = z
   .string()
@@ -36,7 +37,7 @@ export const instanceNameSchema = z
 export const labelsSchema = z
   .record(
     z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/, 'label keys: letters, digits, ".", "_", "/", "-"'),
-    z.string().max(256),
+    safeText({ max: 256 }),
   )
   .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels');
 

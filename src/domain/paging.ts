@@ -1,5 +1,6 @@
 // Opaque cursors and limits shared by every list tool. Pure: no I/O.
 import { InvalidInputError } from '../errors.js';
+import { isStorableText } from './text.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -15,7 +16,17 @@ export function encodeCursor(key: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-/** Decodes a cursor made by `encodeCursor`, checking it carries `fields` as strings. */
+/** The error for a cursor no list issued: bad cursors are the caller's input, answered invalid_input. */
+function badCursor(): InvalidInputError {
+  return new InvalidInputError('cursor is not one this tool issued; omit it to start over', {
+    hint: 'pass the next_cursor of the previous page unchanged, or omit cursor to start from the first page',
+  });
+}
+
+/**
+ * Decodes a cursor made by `encodeCursor`, checking it carries `fields` as storable strings or finite
+ * numbers (a cursor is the caller's input: nothing in it may reach a statement unchecked).
+ */
 export function decodeCursor<K extends string>(cursor: string, fields: readonly K[]): Record<K, string> {
   let parsed: unknown;
   try {
@@ -26,11 +37,9 @@ export function decodeCursor<K extends string>(cursor: string, fields: readonly 
   const out = {} as Record<K, string>;
   for (const field of fields) {
     const value = (parsed as Record<string, unknown> | undefined)?.[field];
-    if (typeof value !== 'string' && typeof value !== 'number') {
-      throw new InvalidInputError('cursor is not one this list returned', {
-        hint: 'pass the next_cursor of the previous page unchanged, or omit cursor to start from the first page',
-      });
-    }
+    const usable =
+      (typeof value === 'string' && isStorableText(value)) || (typeof value === 'number' && Number.isFinite(value));
+    if (!usable) throw badCursor();
     out[field] = String(value);
   }
   return out;
@@ -58,17 +67,22 @@ export function pageByKey<T>(items: readonly T[], keyOf: (item: T) => string, li
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Decodes a (created_at, id) cursor, checking the time is a date and the id a uuid. */
+/** The instants a cursor may carry: years 1 to 9999, what every store keeps and ISO 8601 writes plainly. */
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** Decodes a (created_at, id) cursor, checking the time is a date in range and the id a uuid. */
 export function decodeTimeIdCursor(cursor: string): { createdAt: Date; id: string } {
   const { created_at, id } = decodeCursor(cursor, ['created_at', 'id']);
   const createdAt = new Date(created_at);
-  if (Number.isNaN(createdAt.getTime()) || !UUID.test(id)) decodeCursor('', ['created_at']); // throws the cursor error
+  const ms = createdAt.getTime();
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms > LATEST_MS || !UUID.test(id)) throw badCursor();
   return { createdAt, id };
 }
 
 /** Decodes an id cursor, checking the id is a uuid. */
 export function decodeIdCursor(cursor: string): string {
   const { id } = decodeCursor(cursor, ['id']);
-  if (!UUID.test(id)) decodeCursor('', ['id']); // throws the cursor error
+  if (!UUID.test(id)) throw badCursor();
   return id;
 }

@@ -2,6 +2,7 @@
 // A pure engine, no I/O: the caller computes each candidate's hard constraints (residency, boundary,
 // peer status), its capacity (online instances of the group) and cost; the strategy spreads the rest.
 import { z } from 'zod';
+import { safeText } from './text.js';
 import { InvalidInputError } from '../errors.js';
 
 export const PLACEMENT_STRATEGIES = ['weighted', 'geo_affinity', 'resource_based', 'cost_optimized'] as const;
@@ -19,13 +20,19 @@ export const placementPolicySchema = z.strictObject({
       'weighted (weights), geo_affinity (regions in order), resource_based (capacity), cost_optimized (cheapest first)',
     ),
   weights: z
-    .record(z.string().min(1), z.number().finite().min(0))
+    .record(safeText({ min: 1 }), z.number().finite().min(0))
     .optional()
     .describe('weighted: relative weight per peer (name or id); peers left out weigh 0; omitted: all equal'),
-  min: z.record(z.string().min(1), count).optional().describe('replicas a peer gets at least (name or id)'),
-  max: z.record(z.string().min(1), count).optional().describe('replicas a peer gets at most (name or id)'),
+  min: z
+    .record(safeText({ min: 1 }), count)
+    .optional()
+    .describe('replicas a peer gets at least (name or id)'),
+  max: z
+    .record(safeText({ min: 1 }), count)
+    .optional()
+    .describe('replicas a peer gets at most (name or id)'),
   regions: z
-    .array(z.string().min(1).max(64))
+    .array(safeText({ min: 1, max: 64 }))
     .min(1)
     .max(64)
     .optional()

@@ -1,6 +1,7 @@
 // Data residency (P9.4): the resource kinds a policy can pin to a region, the policy's shape, and the
 // decision whether a transfer of some kinds to a peer would take them out of the region. Pure: no I/O.
 import { z } from 'zod';
+import { safeText } from './text.js';
 import { regionSchema } from './names.js';
 
 /** What a transfer to a peer can carry; `module_config` is version metadata and digests. */
@@ -61,9 +62,9 @@ export const residencyPolicySchema = z.strictObject({
 
 /** A policy as the other side declared it for this platform: kinds this side may not know are kept as given. */
 export const declaredResidencySchema = z.object({
-  resource_kinds: z.array(z.string().min(1).max(64)).max(32),
-  constraint: z.string().min(1).max(64),
-  region: z.string().min(1).max(64),
+  resource_kinds: z.array(safeText({ min: 1, max: 64 })).max(32),
+  constraint: safeText({ min: 1, max: 64 }),
+  region: safeText({ min: 1, max: 64 }),
 });
 export type DeclaredResidency = z.infer<typeof declaredResidencySchema>;
 

@@ -1,14 +1,15 @@
 // Skill input schemas: what execute_skill accepts for each skill. Pure: zod only.
 import { z } from 'zod';
+import { safeText } from './text.js';
 import { strategySchema } from './strategy.js';
 
 export const ROLLING_UPGRADE_SKILL = 'system-rolling-module-upgrade';
 
 export const rollingUpgradeInputs = z.strictObject({
-  template_id: z.string().min(1).optional().describe('group id or name (or give group)'),
-  group: z.string().min(1).optional().describe('group name (or give template_id)'),
-  module_id: z.string().min(1).optional().describe('module id (or give module_name)'),
-  module_name: z.string().min(1).optional().describe('module name (or give module_id)'),
+  template_id: safeText({ min: 1 }).optional().describe('group id or name (or give group)'),
+  group: safeText({ min: 1 }).optional().describe('group name (or give template_id)'),
+  module_id: safeText({ min: 1 }).optional().describe('module id (or give module_name)'),
+  module_name: safeText({ min: 1 }).optional().describe('module name (or give module_id)'),
   target_version_id: z
     .string()
     .min(1)

@@ -13,6 +13,34 @@ export function unstorableTextReason(value: string): string | null {
   return null;
 }
 
+/**
+ * The first string in `value` (object keys included) that cannot be stored, as `path: reason`, or null.
+ * Schemas use safeText for free text; this is the backstop for what a schema lets through as data (a
+ * record's keys, `z.unknown()` payloads), so such input is refused before a handler runs.
+ */
+export function unstorableValueReason(value: unknown, path: readonly (string | number)[] = []): string | null {
+  const where = (): string => (path.length === 0 ? 'input' : path.join('.'));
+  if (typeof value === 'string') {
+    const reason = unstorableTextReason(value);
+    return reason === null ? null : `${where()}: ${reason}`;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unstorableValueReason(value[i], [...path, i]);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const keyReason = unstorableTextReason(key);
+    if (keyReason !== null) return `${where()}: a key ${keyReason}`;
+    const found = unstorableValueReason(item, [...path, key]);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 /** True when `value` can be stored in a Postgres text column as is. */
 export function isStorableText(value: string): boolean {
   return unstorableTextReason(value) === null;

@@ -3,7 +3,8 @@
 // decisions are the peer protocol service's.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { FlotillaError, HTTP_STATUS } from '../errors.js';
+import { unstorableValueReason } from '../domain/text.js';
+import { FlotillaError, HTTP_STATUS, InvalidInputError } from '../errors.js';
 import { BodyError, sendJson } from '../http/io.js';
 import type { Route } from '../http/server.js';
 import { acceptInputError, acceptRequestSchema, type PeerProtocol } from '../services/peer-protocol.js';
@@ -39,6 +40,8 @@ export function federationRoutes(deps: { protocol: PeerProtocol; calls: PeerCall
   async function accept(body: Buffer, res: ServerResponse): Promise<void> {
     const parsed = acceptRequestSchema.safeParse(parseJsonBody(body));
     if (!parsed.success) throw acceptInputError(parsed.error);
+    const unstorable = unstorableValueReason(parsed.data);
+    if (unstorable !== null) throw new InvalidInputError(unstorable, { hint: 'nothing was changed' });
     sendJson(res, 200, await protocol.accept(parsed.data));
   }
 

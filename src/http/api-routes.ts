@@ -4,11 +4,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Caller } from '../domain/roles.js';
-import { FlotillaError, HTTP_STATUS, type ErrorCode, type PublicError } from '../errors.js';
+import { FlotillaError, HTTP_STATUS, toPublicError, type ErrorCode, type PublicError } from '../errors.js';
 import type { AnyTool } from '../mcp/define-tool.js';
-import { runTool } from '../mcp/tool-runner.js';
 import type { Services } from '../services/index.js';
-import { isConnectionError } from '../store/errors.js';
+import { dataErrorAsInvalidInput, runTool } from '../mcp/tool-runner.js';
+import { isConnectionError, isDataError } from '../store/errors.js';
 import { bearerToken, BodyError, readJsonBody, sendJson } from './io.js';
 import type { Route } from './server.js';
 
@@ -205,6 +205,8 @@ export function apiRoutes(deps: {
       } catch (err) {
         if (err instanceof ApiError) {
           sendJson(res, err.status, { error: err.error }, { ...NO_STORE, ...err.headers });
+        } else if (isDataError(err)) {
+          sendJson(res, 400, { error: toPublicError(dataErrorAsInvalidInput(err)) }, NO_STORE);
         } else if (isConnectionError(err)) {
           sendJson(
             res,

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ConflictError, InvalidInputError } from '../errors.js';
+import { dataErrorReason, isDataError } from '../store/errors.js';
 import { sendJson } from './io.js';
 
 export interface Route {
@@ -103,6 +104,13 @@ export async function startHttpListener(opts: {
       if (clientWentAway(err, req)) {
         const code = (err as NodeJS.ErrnoException | null)?.code;
         opts.logger.debug({ path: url.pathname, code }, 'http client went away before its request was answered');
+        return;
+      }
+      // A value the store refused (SQLSTATE class 22) is the caller's bad input, not a failure of ours.
+      if (isDataError(err) && !res.headersSent) {
+        opts.logger.warn({ err: { message: (err as Error).message }, path: url.pathname }, 'store refused a value');
+        const message = `a value cannot be stored: ${dataErrorReason(err)}`;
+        sendJson(res, 400, { error: { code: 'invalid_input', message } });
         return;
       }
       opts.logger.error({ err, path: url.pathname }, 'http handler failed');

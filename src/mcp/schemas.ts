@@ -1,10 +1,13 @@
 // Input and output pieces shared by tools: paging, timestamps, and the page size budget.
 import { z } from 'zod';
 import { clampLimit, pageByKey, type Page } from '../domain/paging.js';
+import { safeText } from '../domain/text.js';
 
 export const pagingInput = {
   limit: z.number().int().min(1).optional().describe('page size, default 50; values above 500 are clamped to 500'),
-  cursor: z.string().min(1).optional().describe('next_cursor from the previous page; omit for the first page'),
+  cursor: safeText({ min: 1, max: 1000 })
+    .optional()
+    .describe('next_cursor from the previous page; omit for the first page'),
 };
 
 export const nextCursorOutput = z

@@ -19,7 +19,6 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Caller } from '../domain/roles.js';
-import { FlotillaError } from '../errors.js';
 import type { Services } from '../services/index.js';
 import type { AnyTool, ToolContext } from './define-tool.js';
 import { completeApprovalId, getPrompt, PROMPTS } from './prompts.js';
@@ -158,7 +157,7 @@ export function createMcpServer(deps: McpServerDeps): Server {
       return await run(await deps.resolveCaller(authInfo));
     } catch (err) {
       const error = toOutcomeError(err, deps.logger, what);
-      const mine = err instanceof FlotillaError && (err.code === 'not_found' || err.code === 'invalid_input');
+      const mine = error.code === 'not_found' || error.code === 'invalid_input';
       const next = error.hint === undefined ? '' : ` — next: ${error.hint}`;
       throw new McpError(
         mine ? ErrorCode.InvalidParams : ErrorCode.InternalError,

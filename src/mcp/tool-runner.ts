@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { roleAllows } from '../domain/roles.js';
+import { unstorableValueReason } from '../domain/text.js';
 import {
   FlotillaError,
   ForbiddenError,
@@ -11,7 +12,7 @@ import {
   toPublicError,
   type PublicError,
 } from '../errors.js';
-import { isConnectionError } from '../store/errors.js';
+import { dataErrorReason, isConnectionError, isDataError } from '../store/errors.js';
 import type { AnyTool, ToolContext } from './define-tool.js';
 
 export type ToolOutcome = { ok: true; output: Record<string, unknown> } | { ok: false; error: PublicError };
@@ -44,9 +45,20 @@ export function strictOutput(tool: AnyTool): z.ZodObject {
   return schema;
 }
 
+/** A store data error (SQLSTATE class 22) as the invalid input it is, without the driver's words. */
+export function dataErrorAsInvalidInput(err: unknown): InvalidInputError {
+  return new InvalidInputError(`a value cannot be stored: ${dataErrorReason(err)}`, {
+    hint: 'check the values sent (text without NUL characters, numbers and dates in range) and call again',
+  });
+}
+
 /** Maps anything thrown to what a caller may see; unknown errors are logged with their stack. */
 export function toOutcomeError(err: unknown, logger: Logger, toolName: string): PublicError {
   if (err instanceof FlotillaError) return toPublicError(err);
+  if (isDataError(err)) {
+    logger.warn({ tool: toolName, err: { message: (err as Error).message } }, 'store refused a value of a tool call');
+    return toPublicError(dataErrorAsInvalidInput(err));
+  }
   if (isConnectionError(err)) {
     logger.warn({ tool: toolName, err: { message: (err as Error).message } }, 'store unavailable during tool call');
     return toPublicError(
@@ -84,6 +96,10 @@ export async function runTool(
       throw new InvalidInputError(describeInputIssues(parsed.error, Object.keys(tool.input)), {
         hint: 'fix the named fields and call again; nothing was changed',
       });
+    }
+    const unstorable = unstorableValueReason(parsed.data);
+    if (unstorable !== null) {
+      throw new InvalidInputError(unstorable, { hint: 'fix the named field and call again; nothing was changed' });
     }
     const output = (await tool.handler({ ...ctx, logger }, parsed.data)) as unknown;
     const checked = strictOutput(tool).safeParse(output);

@@ -1,7 +1,10 @@
 // Heartbeat ingestion in batches (group commit): heartbeats that arrive while statements are running
 // gather into the next batch, written with one statement that also answers each agent's desired
 // versions. With a statement slot free, what arrived in this event-loop turn is written at once.
+// One agent's bad heartbeat never fails another's: a batch the store refuses for a value is split.
 import type { Heartbeat } from '../domain/fleet.js';
+import { InvalidInputError } from '../errors.js';
+import { dataErrorReason, isDataError, isIntegrityError } from '../store/errors.js';
 import { applyHeartbeats, type HeartbeatAck, type HeartbeatRow } from '../store/heartbeat-repository.js';
 import type { ServiceDeps } from './context.js';
 import { hashToken } from './tokens.js';
@@ -87,21 +90,49 @@ export class HeartbeatIngestor {
   }
 
   private async write(batch: Map<string, Pending>): Promise<void> {
+    await this.writeItems([...batch.values()], this.deps.clock.now());
+  }
+
+  /**
+   * Writes `items` in one statement. When the store refuses a value (a data or constraint error) the
+   * statement wrote nothing, so the items are written again in halves until the heartbeat at fault is
+   * alone: it is answered invalid_input and every other item is written. Any other failure (the store
+   * unreachable) fails the whole batch, as retrying it item by item would fail the same way.
+   */
+  private async writeItems(items: Pending[], now: Date): Promise<void> {
     try {
       const acks = await applyHeartbeats(
         this.deps.db,
-        [...batch.values()].map((p) => p.row),
-        this.deps.clock.now(),
+        items.map((p) => p.row),
+        now,
       );
       this.batchesWritten += 1;
-      this.heartbeatsWritten += batch.size;
-      for (const [hash, p] of batch) {
-        const ack = acks.get(hash) ?? null;
+      this.heartbeatsWritten += items.length;
+      for (const p of items) {
+        const ack = acks.get(p.row.tokenHash) ?? null;
         for (const w of p.waiters) w.resolve(ack);
       }
     } catch (err) {
-      this.deps.logger.warn({ err: { message: (err as Error).message }, size: batch.size }, 'heartbeat batch failed');
-      for (const p of batch.values()) for (const w of p.waiters) w.reject(err);
+      if (!isDataError(err) && !isIntegrityError(err)) {
+        this.deps.logger.warn(
+          { err: { message: (err as Error).message }, size: items.length },
+          'heartbeat batch failed',
+        );
+        for (const p of items) for (const w of p.waiters) w.reject(err);
+        return;
+      }
+      if (items.length === 1) {
+        this.deps.logger.debug({ err: { message: (err as Error).message } }, 'heartbeat refused by the store');
+        const refused = new InvalidInputError(`heartbeat could not be stored: ${dataErrorReason(err)}`, {
+          hint: 'send health, status and running_module_digests as documented; nothing of this heartbeat was written',
+          cause: err,
+        });
+        for (const w of items[0]!.waiters) w.reject(refused);
+        return;
+      }
+      const half = Math.ceil(items.length / 2);
+      await this.writeItems(items.slice(0, half), now);
+      await this.writeItems(items.slice(half), now);
     }
   }
 

@@ -318,13 +318,14 @@ export class RolloutsService {
 
   /** Per-instance progress of a rollout, in upgrade order. */
   async targets(id: string, f: { batchIndex?: number; limit: number; cursor?: string }): Promise<Page<TargetRow>> {
+    const afterPosition = f.cursor === undefined ? undefined : decodeCursor(f.cursor, ['position']).position;
+    if (afterPosition !== undefined && !/^\d{1,9}$/.test(afterPosition)) decodeCursor('', ['position']); // throws the cursor error
     await this.get(id);
-    const afterPosition = f.cursor === undefined ? undefined : Number(decodeCursor(f.cursor, ['position']).position);
     const rows = await listTargets(this.deps.db, {
       rolloutId: id,
       limit: f.limit,
       ...(f.batchIndex === undefined ? {} : { batchIndex: f.batchIndex }),
-      ...(afterPosition === undefined || Number.isNaN(afterPosition) ? {} : { afterPosition }),
+      ...(afterPosition === undefined ? {} : { afterPosition: Number(afterPosition) }),
     });
     return toPage(rows, f.limit, (t) => ({ position: t.position }));
   }

@@ -187,6 +187,8 @@ describe.each(STORE_KINDS)('agent heartbeats on %s', (kind) => {
       ['an unknown health', { running_module_digests: {}, health: 'great' }, 'health'],
       ['missing health', { running_module_digests: {} }, 'health'],
       ['an empty status', { running_module_digests: {}, health: 'ok', status: '' }, 'status'],
+      ['a NUL in status', { running_module_digests: {}, health: 'ok', status: 'run\u0000ning' }, 'status'],
+      ['a lone surrogate in status', { running_module_digests: {}, health: 'ok', status: 'run\ud800' }, 'status'],
       ['an unknown key', { running_module_digests: {}, health: 'ok', helth: 'ok' }, 'helth'],
       ['a body that is not JSON', '{"health":', 'body'],
       ['an empty body', undefined, 'body'],
@@ -237,6 +239,47 @@ describe.each(STORE_KINDS)('agent heartbeats on %s', (kind) => {
       .where('last_heartbeat_at', '=', platform.clock.now())
       .executeTakeFirstOrThrow();
     expect(Number(fresh.n)).toBe(300);
+  });
+
+  it('answers poisoned heartbeats from any bearer 400 and writes every legitimate one sent with them', async () => {
+    const t = await enrollmentTokenFor(admin, 'hb-poison');
+    const agents = await Promise.all(Array.from({ length: 200 }, (_, i) => enroll(url, t.token, `poison-${i}`)));
+    platform.clock.advance(5000);
+    const legit = { running_module_digests: { nginx: digest('a') }, health: 'ok', status: 'serving' };
+    const poisons: Array<[string, unknown]> = [
+      ['fla_not-a-token', { running_module_digests: {}, health: 'ok', status: 'x\u0000y' }],
+      ['fla_not-a-token', { running_module_digests: {}, health: 'failed', status: '\udc00' }],
+      [agents[0]!.agent_token.slice(0, -1), { running_module_digests: {}, health: 'ok', status: '\u0000' }],
+    ];
+    // Every tenth request is poisoned, so each batch the legitimate ones form holds some.
+    const sends: Array<Promise<{ poisoned: boolean; status: number; json: Record<string, unknown> }>> = [];
+    agents.forEach((a, i) => {
+      if (i % 10 === 0) {
+        const [token, body] = poisons[(i / 10) % poisons.length]!;
+        sends.push(heartbeat(url, token, body).then((r) => ({ poisoned: true, ...r })));
+      }
+      sends.push(heartbeat(url, a.agent_token, legit).then((r) => ({ poisoned: false, ...r })));
+    });
+    const replies = await Promise.all(sends);
+
+    const legitReplies = replies.filter((r) => !r.poisoned);
+    expect(legitReplies.map((r) => r.status)).toEqual(agents.map(() => 200));
+    for (const r of replies.filter((r) => r.poisoned)) {
+      expect(r.status).toBe(400);
+      expect(r.json).toMatchObject({ error: { code: 'invalid_input', field: 'status' } });
+    }
+    const stored = await platform.store.db
+      .selectFrom('instances')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where(
+        'id',
+        'in',
+        agents.map((a) => a.instance_id),
+      )
+      .where('last_heartbeat_at', '=', platform.clock.now())
+      .where('agent_status', '=', 'serving')
+      .executeTakeFirstOrThrow();
+    expect(Number(stored.n)).toBe(200);
   });
 
   it('answers both of two heartbeats from one agent in the same batch, keeping the newer one', async () => {

@@ -1,6 +1,9 @@
 // The heartbeat ingestor on a real store: heartbeats submitted together are written in one batch, each
-// caller is answered (two from one agent included, the newer one kept), unknown tokens get null.
+// caller is answered (two from one agent included, the newer one kept), unknown tokens get null, and
+// a heartbeat the store refuses fails only itself, whatever let it through.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InvalidInputError } from '../../src/errors.js';
+import type { AgentHealth } from '../../src/domain/fleet.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { digest, enroll, enrollmentTokenFor, publish } from '../helpers/fleet.js';
@@ -74,5 +77,53 @@ describe.each(STORE_KINDS)('heartbeat ingestor on %s', (kind) => {
     );
     expect(acks.map((a) => a?.instanceId)).toEqual(agents.map((a) => a.instance_id));
     expect(ingestor.batchesWritten - batches).toBe(1);
+  });
+
+  it('writes every heartbeat of a batch the store refuses one value of, and answers only that one invalid_input', async () => {
+    const t = await enrollmentTokenFor(admin, 'ing-isolate');
+    const agents = await Promise.all(Array.from({ length: 40 }, (_, i) => enroll(url, t.token, `iso-${i}`)));
+    const ingestor = platform.app.ingestor;
+    const written = ingestor.heartbeatsWritten;
+    platform.clock.advance(1000);
+    // Built past parseHeartbeat, as only the ingestor sees them: a NUL the text column refuses (a data
+    // error) and a health the column's CHECK refuses (a constraint error), from enrolled agents.
+    const bad = new Map<number, { health: AgentHealth; status: string }>([
+      [7, { health: 'ok', status: 'nul\u0000' }],
+      [23, { health: 'sideways' as AgentHealth, status: 'running' }],
+    ]);
+    const outcomes = await Promise.allSettled(
+      agents.map((a, i) =>
+        ingestor.submit(a.agent_token, {
+          runningModuleDigests: { nginx: digest('e') },
+          ...(bad.get(i) ?? { health: 'ok', status: 'fine' }),
+        }),
+      ),
+    );
+
+    outcomes.forEach((o, i) => {
+      if (bad.has(i)) {
+        expect(o.status).toBe('rejected');
+        expect(o.status === 'rejected' ? o.reason : null).toBeInstanceOf(InvalidInputError);
+      } else {
+        expect(o).toEqual({ status: 'fulfilled', value: { instanceId: agents[i]!.instance_id, desired: [] } });
+      }
+    });
+    expect(ingestor.heartbeatsWritten - written).toBe(38);
+    const fine = await platform.store.db
+      .selectFrom('instances')
+      .select(['id', 'agent_status'])
+      .where(
+        'id',
+        'in',
+        agents.map((a) => a.instance_id),
+      )
+      .where('last_heartbeat_at', '=', platform.clock.now())
+      .execute();
+    expect(fine.map((r) => r.id).sort()).toEqual(
+      agents
+        .filter((_, i) => !bad.has(i))
+        .map((a) => a.instance_id)
+        .sort(),
+    );
   });
 });

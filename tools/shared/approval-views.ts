@@ -1,5 +1,6 @@
 // Approval request and intervention policy output shapes, and their mappers.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import {
   APPROVAL_KINDS,
   APPROVAL_STATUSES,
@@ -53,7 +54,7 @@ export function toApprovalView(a: ApprovalRequest): z.infer<typeof approvalView>
   };
 }
 
-export const approvalIdInput = z.string().min(1).describe('approval request id (list_approvals shows them)');
+export const approvalIdInput = safeText({ min: 1 }).describe('approval request id (list_approvals shows them)');
 
 export const policyView = z.object({
   action: z.string(),

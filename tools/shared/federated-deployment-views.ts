@@ -1,5 +1,6 @@
 // Views of federated deployments shared by their tools: the deployment, its shares per peer, the overall state.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import {
   deploymentRolloutSchema,
   overridesSchema,
@@ -14,13 +15,9 @@ import { MAX_REPLICAS, placementPolicySchema, type PlacementExclusion } from '..
 import { isoTime } from '../../src/mcp/schemas.js';
 import { federationPeerIdInput } from './federation-views.js';
 
-export const federatedDeploymentIdInput = z
-  .string()
-  .min(1)
-  .max(100)
-  .describe(
-    'the federated deployment, by id or name (create_federated_deployment or list_federated_deployments give it)',
-  );
+export const federatedDeploymentIdInput = safeText({ min: 1, max: 100 }).describe(
+  'the federated deployment, by id or name (create_federated_deployment or list_federated_deployments give it)',
+);
 
 export const shareView = z.object({
   peer_name: z.string(),
@@ -110,7 +107,7 @@ export function toShareView(s: DeploymentShare): z.infer<typeof shareView> {
 
 /** The fields create and update take beside the deployment's identity. */
 export const deploymentSpecInput = {
-  version: z.string().min(1).max(200).describe('its version string (or version id)'),
+  version: safeText({ min: 1, max: 200 }).describe('its version string (or version id)'),
   replicas: z.number().int().min(0).max(MAX_REPLICAS).describe('instances to run the version on, in all'),
   group: groupNameSchema.describe('the group whose instances run it on each peer'),
   peers: z.array(federationPeerIdInput).max(500).describe('the peers to spread it over, by id or name'),

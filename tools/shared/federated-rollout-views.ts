@@ -1,6 +1,7 @@
 // Output shapes of the federated rollout tools and the mappers from the service's objects to them: one
 // view across peers (each leg's state, batches, counts, approvals, contact and what it waits for).
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import {
   COORDINATIONS,
   FEDERATED_ROLLOUT_STATES,
@@ -14,11 +15,9 @@ import type { FederatedRolloutView, LegOutcome } from '../../src/services/federa
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 
-export const federatedRolloutIdInput = z
-  .string()
-  .min(1)
-  .max(100)
-  .describe('the federated rollout id, as create_federated_rollout or list_federated_rollouts shows it');
+export const federatedRolloutIdInput = safeText({ min: 1, max: 100 }).describe(
+  'the federated rollout id, as create_federated_rollout or list_federated_rollouts shows it',
+);
 
 export const legView = z.object({
   id: z.string(),

@@ -1,5 +1,6 @@
 // Output shapes of the federation tools and the mappers from domain objects to them.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import type { AuditEntry } from '../../src/domain/audit.js';
 import {
   BOUNDARY_ACTIONS,
@@ -30,11 +31,9 @@ import type { ResidencyState } from '../../src/services/residency-service.js';
 import { CHILD_STATUSES, type SpawnedChild } from '../../src/domain/spawn.js';
 import type { ListedMember } from '../../src/services/cluster-service.js';
 
-export const federationPeerIdInput = z
-  .string()
-  .min(1)
-  .max(200)
-  .describe('the peer id or its name, as list_federation_peers shows them');
+export const federationPeerIdInput = safeText({ min: 1, max: 200 }).describe(
+  'the peer id or its name, as list_federation_peers shows them',
+);
 
 export const federationPeerView = z.object({
   id: z.string(),

@@ -1,13 +1,14 @@
 // Fleet output shapes and the group/template_id input shared by fleet tools.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import { INSTANCE_STATUSES, type GroupRef, type Instance } from '../../src/domain/fleet.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { isoTime } from '../../src/mcp/schemas.js';
 import type { InstanceDetail } from '../../src/services/fleet-service.js';
 
 export const groupRefInput = {
-  group: z.string().min(1).optional().describe('group name (or give template_id)'),
-  template_id: z.string().min(1).optional().describe("group id or name, as the seeds' templates (or give group)"),
+  group: safeText({ min: 1 }).optional().describe('group name (or give template_id)'),
+  template_id: safeText({ min: 1 }).optional().describe("group id or name, as the seeds' templates (or give group)"),
 };
 
 /** Exactly one of group / template_id. */

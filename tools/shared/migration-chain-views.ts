@@ -1,15 +1,14 @@
 // Output shapes of the migration chain tools and the mapper from the service's view to them: the chain as
 // this platform knows it, and per hop its status, gate and decision.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import { HOP_STATUSES } from '../../src/domain/migration-chain.js';
 import { isoTime } from '../../src/mcp/schemas.js';
 import type { MigrationChainView } from '../../src/services/migration-chains-service.js';
 
-export const migrationChainIdInput = z
-  .string()
-  .min(1)
-  .max(100)
-  .describe('the migration chain id, as start_migration_chain or list_migration_chains shows it');
+export const migrationChainIdInput = safeText({ min: 1, max: 100 }).describe(
+  'the migration chain id, as start_migration_chain or list_migration_chains shows it',
+);
 
 export const migrationView = z.object({
   kind: z.literal('publish_module_version'),

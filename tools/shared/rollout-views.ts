@@ -1,6 +1,7 @@
 // Rolling-upgrade output shapes shared by the skill, rollout and learning tools, and their mappers.
 // Field names follow the rolling-upgrade tutorial so an assistant can read results verbatim.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import { POLICY_MODES } from '../../src/domain/approvals.js';
 import { BATCH_PHASES, TARGET_STATES, type Rollout, type RolloutBatch } from '../../src/domain/rollout.js';
 import { ROLLOUT_STATES } from '../../src/domain/rollout-state.js';
@@ -262,4 +263,4 @@ export function toTargetView(t: Target): z.infer<typeof targetView> {
   };
 }
 
-export const rolloutIdInput = z.string().min(1).describe('rollout id (list_rollouts shows them)');
+export const rolloutIdInput = safeText({ min: 1 }).describe('rollout id (list_rollouts shows them)');

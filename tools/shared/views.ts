@@ -1,5 +1,6 @@
 // Output shapes shared by several tools, and the mappers from domain objects to them.
 import { z } from 'zod';
+import { safeText } from '../../src/domain/text.js';
 import { LIFECYCLE_STATES } from '../../src/domain/lifecycle.js';
 import type { ModuleVersion, Operator } from '../../src/domain/types.js';
 import { ROLES } from '../../src/domain/roles.js';
@@ -54,8 +55,8 @@ export function toOperatorView(o: Operator): z.infer<typeof operatorView> {
 }
 
 export const moduleRefInput = {
-  module_name: z.string().min(1).optional().describe('module name, e.g. nginx (or give module_id)'),
-  module_id: z.string().min(1).optional().describe('module id (or give module_name)'),
+  module_name: safeText({ min: 1 }).optional().describe('module name, e.g. nginx (or give module_id)'),
+  module_id: safeText({ min: 1 }).optional().describe('module id (or give module_name)'),
 };
 
 /** Exactly one of module_name / module_id, as a service ModuleRef. */
