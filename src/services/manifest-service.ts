@@ -115,7 +115,7 @@ export class ManifestService {
     return result(plan.changes);
   }
 
-  /** Parses off the event loop's critical path: the YAML parse pauses every slice and lets other work run. */
+  /** Parses the manifest, letting the event loop run between slices of the YAML parse (other calls go on). */
   private async parse(text: string): Promise<Manifest> {
     const steps = parseManifestSteps(text);
     let step = steps.next();
