@@ -206,8 +206,9 @@ function keyIdentity(key: unknown): string | null {
 }
 
 /**
- * One pass over the document: duplicate keys (a Set per mapping), and the nodes and depth it has with its
- * aliases expanded (each node measured once, so a chain of aliases cannot multiply the work).
+ * One pass over the document for duplicate keys (a Set per mapping); then, when it has aliases, a second for
+ * the nodes and depth it has with them expanded (each node measured once, so a chain of aliases cannot
+ * multiply the work).
  */
 function checkDocument(doc: Document.Parsed, lines: LineCounter): Located[] {
   const L = MANIFEST_LIMITS;
@@ -257,6 +258,8 @@ function checkDocument(doc: Document.Parsed, lines: LineCounter): Located[] {
     for (let i = kids.length - 1; i >= 0; i--) order.push(kids[i]!);
   }
 
+  // Without aliases the document is what the syntax tree check measured.
+  if (aliasTarget.size === 0) return issues;
   // Post-order, memoized: nodes and depth with aliases expanded; an alias inside what it names is a cycle.
   const measured = new Map<Node, { nodes: number; depth: number }>();
   const open = new Set<Node>();
