@@ -316,7 +316,7 @@ function checkDocument(doc: Document.Parsed, lines: LineCounter): Located[] {
 export const YAML_COMPOSE_OPTIONS = { uniqueKeys: false } as const;
 
 /** Characters the syntax tree is built from between two turns of the event loop. */
-const SLICE_CHARS = 16_384;
+const SLICE_CHARS = 4_096;
 
 /** A computation that pauses (yields) between slices of work; `runSteps` runs it to the end at once. */
 export type Steps<T> = Generator<void, T, void>;

@@ -186,6 +186,8 @@ export class ManifestService {
     const db = this.deps.db;
     const versions = new Map<string, { digest: string; lifecycleState: LifecycleState }>();
     for (const mod of manifest.modules ?? []) {
+      // PGlite answers in the same thread without an I/O turn: let the event loop run between modules.
+      await nextTurn();
       const module = await findModule(db, { name: mod.module_name });
       if (module === null) continue;
       for (const v of mod.versions) {
