@@ -30,12 +30,14 @@
 //   BENCH_FEDDEP_INSTANCES  instances in group fleet on each peer         (default 200)
 //   BENCH_FEDDEP_REPLICAS   replicas of each deployment                   (default 20)
 //   BENCH_FEDDEP_TICKS      host reconciliation ticks timed               (default 30)
+//   BENCH_MANIFEST_ROUNDS   diff_manifest calls per manifest case, 0 = skip (default 5)
 import os from 'node:os';
 import path from 'node:path';
 import { killAllChildren } from './child-processes.js';
 import { benchFederatedBarrier } from './federated-barrier.js';
 import { benchFederatedDeployments } from './federated-deployments.js';
 import { benchHeartbeatIngest } from './heartbeat-ingest.js';
+import { benchManifestLimits } from './manifest-limits.js';
 import { benchMcpRoundTrip, IN_FLIGHT } from './mcp-round-trip.js';
 import { formatTable, log, ms, rate, since, type ResultRow } from './measure.js';
 import { benchPlacement } from './placement.js';
@@ -80,6 +82,7 @@ const FEDDEP_PEERS = Math.max(1, intEnv('BENCH_FEDDEP_PEERS', 5));
 const FEDDEP_INSTANCES = Math.max(1, intEnv('BENCH_FEDDEP_INSTANCES', 200));
 const FEDDEP_REPLICAS = Math.max(1, intEnv('BENCH_FEDDEP_REPLICAS', 20));
 const FEDDEP_TICKS = Math.max(1, intEnv('BENCH_FEDDEP_TICKS', 30));
+const MANIFEST_ROUNDS = intEnv('BENCH_MANIFEST_ROUNDS', 5);
 const CONTRAST_CALLS = 10;
 const MCP_SEED_EVENTS = 10_000;
 
@@ -120,6 +123,11 @@ const runs: Array<{ name: string; skip: boolean; run: () => Promise<ResultRow[]>
     name: 'placement',
     skip: PLACEMENT_REPLICAS === 0,
     run: () => benchPlacement({ replicas: PLACEMENT_REPLICAS, peers: PLACEMENT_PEERS, plans: 200 }),
+  },
+  {
+    name: 'manifest limits',
+    skip: MANIFEST_ROUNDS === 0,
+    run: () => benchManifestLimits({ rounds: MANIFEST_ROUNDS }),
   },
   {
     name: 'recent_events on Postgres',

@@ -1,7 +1,6 @@
 // Declarative management (GitOps): the fleet manifest's schema (`apiVersion: flotilla/v1`, `kind: Fleet`),
 // its parsing from YAML or JSON text with every error located by its path, and the plan that compares it
 // with what a platform holds now. Pure: the caller loads the current state and applies the plan.
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { safeText } from './text.js';
 import { POLICY_MODES, ROLLING_UPGRADE_ACTION, type PolicyMode } from './approvals.js';
@@ -23,14 +22,15 @@ import {
   type DeploymentOp,
   type FederatedManifestState,
 } from './manifest-deployments.js';
+import { MANIFEST_LIMITS, readManifestText, runSteps, type Steps } from './manifest-yaml.js';
 import { digestSchema, moduleNameSchema, versionSchema } from './names.js';
 import { canonicalKinds, residencyPolicySchema, type ResidencyPolicy } from './residency.js';
 import { roleAllows, type Role } from './roles.js';
 
 export const MANIFEST_API_VERSION = 'flotilla/v1';
 export const MANIFEST_KIND = 'Fleet';
-/** The longest manifest text accepted, in characters. */
-export const MAX_MANIFEST_CHARS = 1_000_000;
+/** The longest manifest text accepted, in characters (the other limits are in `MANIFEST_LIMITS`). */
+export const MAX_MANIFEST_CHARS = MANIFEST_LIMITS.chars;
 
 const versionEntrySchema = z.strictObject({
   version: versionSchema,
@@ -135,30 +135,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(manifest)' : out;
 }
 
-/** Parses manifest text (YAML, or JSON, which YAML reads too) and checks it against the schema: every error. */
+/** Parses manifest text (YAML, or JSON, which YAML reads too) within `MANIFEST_LIMITS` and checks it against the schema: every error. */
 export function parseManifest(text: string): ManifestParse {
-  if (text.length > MAX_MANIFEST_CHARS) {
-    return { ok: false, issues: [{ path: '(manifest)', message: `longer than ${MAX_MANIFEST_CHARS} characters` }] };
-  }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      issues: doc.errors.map((e) => {
-        const at = e.linePos?.[0];
-        return {
-          path: at === undefined ? '(manifest)' : `(line ${at.line}, column ${at.col})`,
-          message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
-        };
-      }),
-    };
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    return { ok: false, issues: [{ path: '(manifest)', message: (err as Error).message }] };
-  }
+  return runSteps(parseManifestSteps(text));
+}
+
+/** `parseManifest`, pausing (yielding) between slices of the YAML parse so a server's event loop can run. */
+export function* parseManifestSteps(text: string): Steps<ManifestParse> {
+  const read = yield* readManifestText(text);
+  if (!read.ok) return { ok: false, issues: read.issues };
+  const raw = read.value;
   const issues: ManifestIssue[] = [];
   const parsed = manifestSchema.safeParse(raw ?? null);
   if (parsed.success && issues.length === 0) return { ok: true, manifest: parsed.data };

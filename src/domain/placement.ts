@@ -11,6 +11,13 @@ export type PlacementStrategy = (typeof PLACEMENT_STRATEGIES)[number];
 /** The most replicas one placement spreads (a sanity bound, far above any fleet). */
 export const MAX_REPLICAS = 10_000_000;
 
+/** The largest weight: weights are relative, and 1,000,000 to 1 is finer than any spread of replicas. */
+export const MAX_WEIGHT = 1_000_000;
+/** The most online instances of one group a peer may report (as many as one placement spreads). */
+export const MAX_CAPACITY = MAX_REPLICAS;
+/** The highest cost per instance a peer may report (the `--cost-per-instance` setting's bound). */
+export const MAX_COST_PER_INSTANCE = 1_000_000_000;
+
 const count = z.number().int().min(0).max(MAX_REPLICAS);
 
 export const placementPolicySchema = z.strictObject({
@@ -20,7 +27,17 @@ export const placementPolicySchema = z.strictObject({
       'weighted (weights), geo_affinity (regions in order), resource_based (capacity), cost_optimized (cheapest first)',
     ),
   weights: z
-    .record(safeText({ min: 1 }), z.number().finite().min(0))
+    .record(
+      safeText({ min: 1 }),
+      z
+        .number()
+        .finite()
+        .min(0)
+        .max(
+          MAX_WEIGHT,
+          `a weight is at most ${MAX_WEIGHT.toLocaleString('en-US')}; weights are relative, scale them down`,
+        ),
+    )
     .optional()
     .describe('weighted: relative weight per peer (name or id); peers left out weigh 0; omitted: all equal'),
   min: z
@@ -104,46 +121,53 @@ const byName = (a: { c: PlacementCandidate }, b: { c: PlacementCandidate }): num
 /**
  * Spreads `amount` over `slots` in proportion to their weights, none above its room (water-filling), and
  * rounds by largest remainder (ties by name) so the shares sum exactly. Returns what could not be placed.
+ * Each round divides the weights by the largest first, so any finite weights give finite shares; every
+ * share is also bounded by what is left to place, so float rounding can never place more than `amount`.
  */
 function spreadProportionally(slots: Slot[], amount: number): number {
   let active = slots.filter((s) => s.weight > 0 && s.room - s.alloc > 0);
   let rest = amount;
-  let toRound = 0;
-  const exact = new Map<Slot, number>();
+  let exact: Array<{ s: Slot; x: number }> = [];
   while (active.length > 0 && rest > 0) {
-    const total = active.reduce((sum, s) => sum + s.weight, 0);
-    const clamped = active.filter((s) => (rest * s.weight) / total >= s.room - s.alloc);
+    const top = active.reduce((m, s) => Math.max(m, s.weight), 0);
+    const total = active.reduce((sum, s) => sum + s.weight / top, 0);
+    const share = (s: Slot): number => rest * (s.weight / top / total);
+    const clamped = active.filter((s) => share(s) >= s.room - s.alloc);
     if (clamped.length === 0) {
-      for (const s of active) exact.set(s, (rest * s.weight) / total);
-      toRound = rest;
-      rest = 0;
+      exact = active.map((s) => ({ s, x: share(s) }));
       break;
     }
     for (const s of clamped) {
-      rest -= s.room - s.alloc;
-      s.alloc = s.room;
+      const give = Math.min(s.room - s.alloc, rest);
+      s.alloc += give;
+      rest -= give;
     }
     active = active.filter((s) => !clamped.includes(s));
   }
-  if (exact.size === 0) return rest;
-  let placed = 0;
+  if (exact.length === 0) return rest;
   const fractions: Array<{ s: Slot; frac: number }> = [];
-  for (const [s, x] of exact) {
-    const whole = Math.min(Math.floor(x + 1e-9), s.room - s.alloc);
+  for (const { s, x } of exact) {
+    const floor = Math.floor(x + 1e-9);
+    const whole = Math.max(0, Math.min(floor, s.room - s.alloc, rest));
     s.alloc += whole;
-    placed += whole;
-    fractions.push({ s, frac: x - whole });
+    rest -= whole;
+    fractions.push({ s, frac: x - floor });
   }
-  let leftover = toRound - placed;
   fractions.sort((a, b) => b.frac - a.frac || byName(a.s, b.s));
-  for (const { s } of fractions) {
-    if (leftover <= 0) break;
-    if (s.alloc < s.room) {
-      s.alloc += 1;
-      leftover -= 1;
+  // Largest remainder first; more rounds only when rounding left more than one replica per slot.
+  let gave = true;
+  while (rest > 0 && gave) {
+    gave = false;
+    for (const { s } of fractions) {
+      if (rest <= 0) break;
+      if (s.alloc < s.room) {
+        s.alloc += 1;
+        rest -= 1;
+        gave = true;
+      }
     }
   }
-  return leftover;
+  return rest;
 }
 
 /** Fills tiers in order (each split in proportion to weight within it) until `amount` is placed. */

@@ -2,6 +2,7 @@
 // pure planManifest, refuses the whole manifest on any problem (each located by its path), and applies
 // the changes through the owning services as the calling operator, so their roles and audits hold.
 // Reads come from the store; every write goes through a service.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { PolicyMode } from '../domain/approvals.js';
 import type { FederatedDeployment } from '../domain/federated-deployment.js';
 import type { FederationPeer } from '../domain/federation.js';
@@ -9,7 +10,7 @@ import type { LifecycleState } from '../domain/lifecycle.js';
 import {
   countChanges,
   moduleVersionKey,
-  parseManifest,
+  parseManifestSteps,
   planManifest,
   type Manifest,
   type ManifestChange,
@@ -65,7 +66,7 @@ export class ManifestService {
 
   /** What applying the manifest would change; writes nothing. */
   async diff(text: string): Promise<ManifestResult> {
-    const manifest = this.parse(text);
+    const manifest = await this.parse(text);
     const plan = planManifest(manifest, await this.load(manifest), null);
     if (plan.issues.length > 0) throw invalid(plan.issues);
     return result(plan.changes);
@@ -77,7 +78,7 @@ export class ManifestService {
    * concurrent edit) stops the apply and the error says which changes were applied before it.
    */
   async apply(caller: Caller, text: string): Promise<ManifestResult> {
-    const manifest = this.parse(text);
+    const manifest = await this.parse(text);
     const plan = planManifest(manifest, await this.load(manifest), caller.role);
     if (plan.issues.length > 0) throw invalid([...plan.issues, ...plan.roleIssues]);
     if (plan.roleIssues.length > 0) {
@@ -114,8 +115,15 @@ export class ManifestService {
     return result(plan.changes);
   }
 
-  private parse(text: string): Manifest {
-    const parsed = parseManifest(text);
+  /** Parses the manifest, letting the event loop run between slices of the YAML parse (other calls go on). */
+  private async parse(text: string): Promise<Manifest> {
+    const steps = parseManifestSteps(text);
+    let step = steps.next();
+    while (step.done !== true) {
+      await nextTurn();
+      step = steps.next();
+    }
+    const parsed = step.value;
     if (!parsed.ok) throw invalid(parsed.issues);
     return parsed.manifest;
   }
@@ -178,6 +186,8 @@ export class ManifestService {
     const db = this.deps.db;
     const versions = new Map<string, { digest: string; lifecycleState: LifecycleState }>();
     for (const mod of manifest.modules ?? []) {
+      // PGlite answers in the same thread without an I/O turn: let the event loop run between modules.
+      await nextTurn();
       const module = await findModule(db, { name: mod.module_name });
       if (module === null) continue;
       for (const v of mod.versions) {

@@ -10,6 +10,7 @@ import { GENESIS_HASH } from '../domain/audit.js';
 import type { FederationPeer } from '../domain/federation.js';
 import type { ResourceKind } from '../domain/residency.js';
 import { chainConsistent, lostContactAfterMs, reportedHeadSchema, type ReportedHead } from '../domain/peer-calls.js';
+import { MAX_CAPACITY, MAX_COST_PER_INSTANCE } from '../domain/placement.js';
 import { FlotillaError } from '../errors.js';
 import { appendEvent } from '../store/events-repository.js';
 import type { Db } from '../store/executor.js';
@@ -34,8 +35,8 @@ const heartbeatArgs = z.strictObject({
   head: reportedHeadSchema,
   witness: reportedHeadSchema.nullable(),
   // For placement (optional: older senders omit them): online instances per group, cost per instance.
-  capacity: z.record(z.string().min(1).max(128), z.number().int().min(0)).optional(),
-  cost_per_instance: z.number().finite().min(0).optional(),
+  capacity: z.record(z.string().min(1).max(128), z.number().int().min(0).max(MAX_CAPACITY)).optional(),
+  cost_per_instance: z.number().finite().min(0).max(MAX_COST_PER_INSTANCE).optional(),
 });
 type HeartbeatArgs = z.infer<typeof heartbeatArgs>;
 

@@ -1,6 +1,8 @@
 // Opens the store named by DATABASE_URL: Postgres through `pg`, or embedded PGlite through its own
 // `pg` adapter under Kysely's PostgresDialect (the one combination that behaves like Postgres).
-// Owns the PGlite folder lock and closes everything it opened. Knows nothing of tables.
+// Owns the PGlite folder lock, keeps the folder private (0700, files 0600) and closes everything it
+// opened. Knows nothing of tables.
+import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
@@ -10,6 +12,7 @@ import type { Logger } from 'pino';
 import { InvalidInputError } from '../errors.js';
 import type { Database } from './database.js';
 import { acquireFolderLock } from './folder-lock.js';
+import { tightenDataFolder } from './folder-permissions.js';
 
 export type StoreKind = 'postgres' | 'pglite';
 
@@ -102,12 +105,30 @@ function openPostgres(url: string, options: OpenStoreOptions): Store {
   return { db, kind: 'postgres', describe: redactUrl(url), close: () => db.destroy() };
 }
 
+/**
+ * Tightens a data folder before PGlite opens it, and logs one warning naming what was open to other users:
+ * the folder is 0700 before PGlite writes a file in it.
+ */
+function privateDataFolder(dataDir: string, logger: Logger): void {
+  const existed = fs.existsSync(dataDir);
+  const repaired = tightenDataFolder(dataDir);
+  if (existed && repaired.folders + repaired.files > 0) {
+    logger.warn(
+      { dataDir, folders: repaired.folders, files: repaired.files },
+      `data folder ${dataDir} was open to other users: made ${repaired.folders} folder(s) 0700 and ${repaired.files} file(s) 0600`,
+    );
+  }
+}
+
 async function openPglite(dataDir: string | null, options: OpenStoreOptions): Promise<Store> {
   const lock = dataDir === null ? null : acquireFolderLock(dataDir);
   let pglite: PGlite;
   try {
+    if (dataDir !== null) privateDataFolder(dataDir, options.logger);
     pglite = dataDir === null ? new PGlite() : new PGlite(path.resolve(dataDir));
     await pglite.waitReady;
+    // PGlite writes its files 0666 (inside the 0700 folder): make them 0600 now, and again at close.
+    if (dataDir !== null) tightenDataFolder(dataDir);
   } catch (err) {
     lock?.release();
     throw err;
@@ -125,6 +146,8 @@ async function openPglite(dataDir: string | null, options: OpenStoreOptions): Pr
       try {
         await db.destroy();
         await pglite.close();
+        // Files PGlite created while it ran (WAL segments) were 0666 inside the 0700 folder.
+        if (dataDir !== null) tightenDataFolder(dataDir);
       } finally {
         lock?.release();
       }

@@ -53,7 +53,7 @@ function readOwner(file: string): LockOwner | null {
 
 function tryCreate(file: string, owner: LockOwner): boolean {
   try {
-    fs.writeFileSync(file, JSON.stringify(owner), { flag: 'wx' });
+    fs.writeFileSync(file, JSON.stringify(owner), { flag: 'wx', mode: 0o600 });
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -88,7 +88,7 @@ export function acquireFolderLock(dataDir: string): FolderLock {
 function reclaimStale(file: string, seen: LockOwner | null): void {
   const guard = `${file}.reclaim`;
   try {
-    fs.mkdirSync(guard);
+    fs.mkdirSync(guard, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     // Another starter is reclaiming; a guard left by a starter killed mid-reclaim expires after 10 s.
