@@ -116,3 +116,18 @@ export async function heartbeatRound(
   for (const p of platforms) p.clock.advance(intervalMs);
   for (const p of platforms) await p.app.services.federation.heartbeats.sendDue(p.clock.now());
 }
+
+/**
+ * Binds, on `on`, the operator `remote` of the peer `peerId` (on's id or name for it) to on's local
+ * operator `local` (the same name unless given): what a peer needs before its calls may act as an
+ * operator there. Nothing is bound by default.
+ */
+export async function bindPeerOperator(
+  on: { app: App },
+  peerId: string,
+  remote: string,
+  local: string = remote,
+): Promise<void> {
+  const admin = await on.app.services.operators.callerByName('admin');
+  await on.app.services.peerIdentities.bind(admin, { peerRef: peerId, remoteOperator: remote, localOperator: local });
+}
