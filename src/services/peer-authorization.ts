@@ -75,7 +75,7 @@ export async function authorizeInbound(
   if (binding === null) {
     refuse(
       'unbound_operator',
-      `federation peer ${peer.name} called ${capability} on behalf of its operator ${onBehalfOf}, who is bound to no operator of this platform`,
+      `federation peer ${peer.name} called ${capability} on behalf of ${onBehalfOf}, who is not an active operator here: no admin bound ${onBehalfOf} of ${peer.name} to an operator of this platform`,
       `an admin of this platform can bind it with create_peer_identity_binding (federation_peer_id ${peer.name}, remote_operator ${onBehalfOf}, local_operator: an operator with the ${needed} role)`,
       { ...details, operator: onBehalfOf },
     );
@@ -91,7 +91,7 @@ export async function authorizeInbound(
   if (!roleAllows(binding.localOperatorRole, needed)) {
     refuse(
       'operator_role',
-      `${capability} needs the ${needed} role; operator ${binding.localOperator} (bound to ${onBehalfOf} of ${peer.name}) is ${binding.localOperatorRole}`,
+      `${capability} needs the ${needed} role; operator ${binding.localOperator} is ${binding.localOperatorRole} (bound to ${onBehalfOf} of ${peer.name})`,
       `ask an admin of this platform to give ${binding.localOperator} the ${needed} role, or bind ${onBehalfOf} to an operator who has it`,
       {
         ...details,

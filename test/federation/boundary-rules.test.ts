@@ -10,7 +10,7 @@ import type { FederationPeer } from '../../src/domain/federation.js';
 import { appendEvent } from '../../src/store/events-repository.js';
 import { checkBoundary } from '../../src/services/peer-authorization.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, type Peering } from '../helpers/federation.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 type Rule = Record<string, unknown> & { id: string; priority: number };
@@ -80,6 +80,7 @@ describe.each(STORE_KINDS)('boundary rules on %s', (kind) => {
       });
     }
     peering = await federatePair(a, b, { name: 'platform-b', spawnMode: 'autonomous_peer' });
+    await bindPeerOperator(b, peering.onB.id, 'admin');
     adminB = await b.memoryClient();
   });
   afterAll(async () => {

@@ -86,7 +86,9 @@ describe.each(STORE_KINDS)('peer identity bindings on %s', (kind) => {
     const result = await startOnA(fleet, 'admin');
 
     expect(result).toMatchObject({ ok: false, err: { code: 'forbidden' } });
-    expect(!result.ok && result.err.message).toMatch(/admin.*bound to no operator/);
+    expect(!result.ok && result.err.message).toMatch(
+      /admin, who is not an active operator here: no admin bound admin of/,
+    );
     expect(await stateOfA()).toEqual(before);
     expect((await auditActions(a, ab.onA.id)).slice(auditBefore.length)).toEqual([
       expect.objectContaining({
