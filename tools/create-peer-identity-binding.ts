@@ -1,5 +1,4 @@
 // create_peer_identity_binding: lets one operator of a peer act here as a named local operator.
-import { z } from 'zod';
 import { operatorNameSchema } from '../src/domain/names.js';
 import { safeText } from '../src/domain/text.js';
 import { defineTool } from '../src/mcp/define-tool.js';
