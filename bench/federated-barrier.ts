@@ -115,6 +115,12 @@ export async function benchFederatedBarrier(opts: FederatedBarrierOptions): Prom
         acceptance_token: proposed.acceptance_token as string,
       });
       p.originPeerId = (accepted.federation_peer as { id: string }).id;
+      // Nothing is bound by default: the origin's admin acts here as this platform's admin.
+      await p.served.call('create_peer_identity_binding', {
+        federation_peer_id: p.originPeerId,
+        remote_operator: 'admin',
+        local_operator: 'admin',
+      });
     }
     await Promise.all(
       platforms.map(async (p) => {

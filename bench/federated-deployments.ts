@@ -181,6 +181,12 @@ export async function benchFederatedDeployments(opts: FederatedDeploymentsOption
         parentUrl: host.app.http!.url,
         acceptanceToken: proposed.acceptanceToken,
       });
+      // Nothing is bound by default: the host's admin acts here as this platform's admin.
+      await p.app.services.peerIdentities.bind(p.admin, {
+        peerRef: 'host',
+        remoteOperator: 'admin',
+        localOperator: 'admin',
+      });
     }
     for (const p of platforms) {
       if (p !== host) {

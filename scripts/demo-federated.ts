@@ -208,6 +208,17 @@ async function main(): Promise<void> {
     throw new Error('hq does not show both peers active');
   }
 
+  step('Bind identities: us and ap let hq’s admin act there as their own admin (nothing is bound by default)');
+  for (const target of [us, ap]) {
+    const { binding } = await tool(admin(target), 'create_peer_identity_binding', {
+      federation_peer_id: 'hq',
+      remote_operator: 'admin',
+      local_operator: 'admin',
+      reason: 'hq coordinates federated rollouts here',
+    });
+    console.log(`  ${target.name}: hq's ${binding.remote_operator} acts here as ${binding.local_operator}`);
+  }
+
   step(`On each platform: nginx 1.24.0 and 1.26.0 (same digests), group web, ${FLEET} simulated agents on 1.24.0`);
   for (const s of sites) await prepareFleet(s);
   for (const s of sites) {

@@ -26,6 +26,7 @@ import { EventsService } from './services/events-service.js';
 import { FederationService } from './services/federation-service.js';
 import { BoundaryService } from './services/boundary-service.js';
 import { GrantsService } from './services/grants-service.js';
+import { PeerIdentityService } from './services/peer-identity-service.js';
 import type { Services } from './services/index.js';
 import { ApprovalsService } from './services/approvals-service.js';
 import { MigrationChainsService } from './services/migration-chains-service.js';
@@ -183,6 +184,8 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     federatedDeployments.register();
     const grants = new GrantsService(deps, audit, resolvePeer);
     grants.attachPeerCalls(federation.calls);
+    const peerIdentities = new PeerIdentityService(deps, audit, resolvePeer);
+    peerIdentities.attachPeerCalls(federation.calls);
     const boundary = new BoundaryService(deps, audit, resolvePeer);
     const peerReads = new PeerReads(deps, federation);
     peerReads.register(federation.calls);
@@ -286,6 +289,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
       federatedDeployments,
       migrationChains,
       grants,
+      peerIdentities,
       boundary,
       placement,
       manifests: new ManifestService(deps, { modules, policies, residency, boundary, federatedDeployments }),

@@ -45,6 +45,9 @@ import listRefusedPeerRequests from './list-refused-peer-requests.js';
 import listFederationGrants from './list-federation-grants.js';
 import issueFederationGrant from './issue-federation-grant.js';
 import revokeFederationGrant from './revoke-federation-grant.js';
+import createPeerIdentityBinding from './create-peer-identity-binding.js';
+import listPeerIdentityBindings from './list-peer-identity-bindings.js';
+import revokePeerIdentityBinding from './revoke-peer-identity-binding.js';
 import createBoundaryRule from './create-boundary-rule.js';
 import listBoundaryRules from './list-boundary-rules.js';
 import deleteBoundaryRule from './delete-boundary-rule.js';
@@ -117,6 +120,9 @@ export const TOOLS: readonly AnyTool[] = [
   listFederationGrants,
   issueFederationGrant,
   revokeFederationGrant,
+  createPeerIdentityBinding,
+  listPeerIdentityBindings,
+  revokePeerIdentityBinding,
   createBoundaryRule,
   listBoundaryRules,
   deleteBoundaryRule,

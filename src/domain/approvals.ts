@@ -36,6 +36,8 @@ export interface ApprovalRequest {
   action: string;
   fourEyes: boolean;
   requestedBy: string;
+  /** Who requested or edited earlier versions of this plan: under four-eyes, none of them decides it. */
+  excludedDeciders: string[];
   status: ApprovalStatus;
   createdAt: Date;
   expiresAt: Date;
@@ -56,7 +58,10 @@ export type DecisionRefusal =
   | { code: 'bad_option'; options: string[] }
   | { code: 'option_not_allowed' };
 
-/** Checks a decision against the request before touching the store (the store re-checks four-eyes). */
+/**
+ * Checks a decision against the request before touching the store (the store re-checks four-eyes): under
+ * four-eyes neither the requester nor anyone who requested or edited an earlier version may decide.
+ */
 export function checkDecision(
   req: ApprovalRequest,
   decider: string,
@@ -66,7 +71,9 @@ export function checkDecision(
 ): DecisionRefusal | null {
   if (req.status !== 'pending') return { code: 'not_pending', status: req.status };
   if (req.expiresAt.getTime() <= now.getTime()) return { code: 'expired' };
-  if (req.fourEyes && req.requestedBy === decider) return { code: 'four_eyes' };
+  if (req.fourEyes && (req.requestedBy === decider || req.excludedDeciders.includes(decider))) {
+    return { code: 'four_eyes' };
+  }
   if (req.options.length === 0) return option === undefined ? null : { code: 'option_not_allowed' };
   if (decision === 'reject') return option === undefined ? null : { code: 'option_not_allowed' };
   if (option === undefined) return { code: 'option_required', options: req.options };

@@ -33,6 +33,9 @@ export const OUTBOUND_OPERATIONS = {
   // A module version and its digest; a hop's status back up the chain.
   'migrations.relay': { carries: ['module_config'] },
   'migrations.hop_report': { carries: [] },
+  // Tells the peer which of its operators may act here and as whom: names it already knows, no fleet data.
+  'identity.bound': { carries: [] },
+  'identity.revoked': { carries: [] },
 } as const satisfies Record<string, OutboundDeclaration>;
 
 /** The name of an operation this platform may send a peer. */

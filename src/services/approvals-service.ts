@@ -47,8 +47,8 @@ function mapDbRefusal(err: unknown): never {
   const code = (err as { code?: string }).code;
   const constraint = (err as { constraint?: string }).constraint;
   if (code === '23514' && constraint === 'approval_four_eyes') {
-    throw new ForbiddenError('four-eyes: the requester cannot decide their own request', {
-      hint: 'a different operator with the approver role must decide it',
+    throw new ForbiddenError('four-eyes: whoever requested or edited this plan cannot decide it', {
+      hint: 'an operator with the approver role who neither requested nor edited it must decide it',
     });
   }
   if (code === '42501') {
@@ -123,7 +123,7 @@ export class ApprovalsService {
           return await this.edit(trx, req, caller, input.edits, input.reason ?? null, now);
         }
         const refusal = checkDecision(req, caller.name, input.decision, input.option, now);
-        if (refusal !== null) throw refusalError(req, refusal);
+        if (refusal !== null) throw refusalError(req, caller.name, refusal);
         const decided = await decideApproval(trx, {
           id: req.id,
           decidedBy: caller.name,
@@ -233,6 +233,15 @@ export class ApprovalsService {
     const strategy: Strategy =
       edits.batch_pct === undefined ? rollout.strategy : { type: 'batch', batch_pct: edits.batch_pct };
     const maxConsecutiveFailures = edits.max_consecutive_failures ?? rollout.maxConsecutiveFailures;
+    if (
+      JSON.stringify(strategy) === JSON.stringify(rollout.strategy) &&
+      maxConsecutiveFailures === rollout.maxConsecutiveFailures
+    ) {
+      throw new InvalidInputError(
+        `the edits change nothing: the plan already has ${describeEdits(rollout.strategy, rollout.maxConsecutiveFailures)}`,
+        { hint: 'approve or reject the plan as it is, or send values that differ from the plan' },
+      );
+    }
     const total = await countLiveInstances(trx, rollout.groupId, rollout.instanceIds);
     const sizes = batchSizes(total, strategy);
     await deletePlan(trx, rollout.id);
@@ -261,6 +270,8 @@ export class ApprovalsService {
       action: req.action,
       fourEyes: req.fourEyes,
       requestedBy: caller.name,
+      // Everyone who requested or edited a version of this plan stays unable to decide it.
+      excludedDeciders: [...new Set([...req.excludedDeciders, req.requestedBy])].filter((n) => n !== caller.name),
       createdAt: now,
       expiresAt: new Date(now.getTime() + APPROVAL_TTL_MS),
     });
@@ -328,7 +339,11 @@ export class ApprovalsService {
   }
 }
 
-function refusalError(req: ApprovalRequest, r: NonNullable<ReturnType<typeof checkDecision>>): FlotillaError {
+function refusalError(
+  req: ApprovalRequest,
+  decider: string,
+  r: NonNullable<ReturnType<typeof checkDecision>>,
+): FlotillaError {
   switch (r.code) {
     case 'not_pending':
       return new ConflictError(
@@ -345,9 +360,15 @@ function refusalError(req: ApprovalRequest, r: NonNullable<ReturnType<typeof che
         hint: 'plan again',
       });
     case 'four_eyes':
-      return new ForbiddenError(`four-eyes: ${req.requestedBy} requested this and cannot decide it`, {
-        hint: 'a different operator with the approver role must decide it',
-      });
+      return new ForbiddenError(
+        decider === req.requestedBy
+          ? `four-eyes: ${req.requestedBy} requested this and cannot decide it`
+          : `four-eyes: ${decider} requested or edited an earlier version of this plan and cannot decide it`,
+        {
+          hint: 'an operator with the approver role who neither requested nor edited it must decide it',
+          details: { requested_by: req.requestedBy, excluded_deciders: req.excludedDeciders },
+        },
+      );
     case 'option_required':
       return new InvalidInputError(`option is required: one of ${r.options.join(', ')}`);
     case 'bad_option':
@@ -355,4 +376,10 @@ function refusalError(req: ApprovalRequest, r: NonNullable<ReturnType<typeof che
     case 'option_not_allowed':
       return new InvalidInputError('option only applies when approving a request that lists options');
   }
+}
+
+/** The plan's editable values, as a refused no-op edit names them. */
+function describeEdits(strategy: Strategy, maxConsecutiveFailures: number): string {
+  const shape = strategy.type === 'batch' ? `batch_pct ${strategy.batch_pct}` : `a ${strategy.type} strategy`;
+  return `${shape} and max_consecutive_failures ${maxConsecutiveFailures}`;
 }

@@ -154,7 +154,7 @@ export class GrantsService {
       throw new ConflictError(
         `federation peer ${input.peerRef} does not administer this platform: it is ${peer.spawnMode} and this side is its ${peer.spawnRole}`,
         {
-          hint: 'grants apply only to the parent of a managed_child; calls from other peers are authorized by the local operator they act for',
+          hint: 'grants apply only to the parent of a managed_child; calls from other peers act as the local operator bound to the operator they name (create_peer_identity_binding)',
           details: { spawn_role: peer.spawnRole, spawn_mode: peer.spawnMode },
         },
       );

@@ -5,6 +5,7 @@ import type { EventsService } from './events-service.js';
 import type { FederationService } from './federation-service.js';
 import type { BoundaryService } from './boundary-service.js';
 import type { GrantsService } from './grants-service.js';
+import type { PeerIdentityService } from './peer-identity-service.js';
 import type { LearningsService } from './learnings-service.js';
 import type { PoliciesService } from './policies-service.js';
 import type { RolloutsService } from './rollouts-service.js';
@@ -40,6 +41,8 @@ export interface Services {
   spawn: SpawnService;
   cluster: ClusterService;
   grants: GrantsService;
+  /** Which local operator each peer's named operator acts as: bind, list, revoke (admin). */
+  peerIdentities: PeerIdentityService;
   boundary: BoundaryService;
   residency: ResidencyService;
   peerReads: PeerReads;

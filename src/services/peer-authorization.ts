@@ -1,6 +1,6 @@
 // Steps 2–4 of authorizing an inbound peer call, after its signature: the peer's ingress boundary rules
-// (checkBoundary), then a grant where the peer administers this platform as a managed child, else the
-// local operator the call acts for (authorizeInbound). Decisions only: the dispatcher audits refusals.
+// (checkBoundary), then a grant for an operator-less call from a managed child's parent, else the local
+// operator bound to the peer's named operator (authorizeInbound). Decisions only: the dispatcher audits refusals.
 import { CAPABILITY_ROLES, evaluateBoundary, scopesCovering, type Capability } from '../domain/capabilities.js';
 import type { FederationPeer } from '../domain/federation.js';
 import { roleAllows } from '../domain/roles.js';
@@ -8,15 +8,17 @@ import { ForbiddenError } from '../errors.js';
 import { listBoundaryRules } from '../store/boundary-rules-repository.js';
 import type { Db } from '../store/executor.js';
 import { findActiveGrant } from '../store/grants-repository.js';
-import { findOperatorByName } from '../store/operators-repository.js';
+import { findLiveBinding } from '../store/peer-identity-bindings-repository.js';
 import { administersUs } from './grants-service.js';
 
 /** Why an inbound call was refused after its signature was accepted. */
-export type InboundRefusal = 'boundary_drop' | 'no_operator' | 'unknown_operator' | 'operator_role';
+export type InboundRefusal =
+  'boundary_drop' | 'no_operator' | 'unbound_operator' | 'unknown_operator' | 'operator_role';
 
 export interface InboundAuthorization {
   via: 'grant' | 'operator';
   grantId?: string;
+  /** The local operator the call acts as (the binding's), for `via: 'operator'`. */
   operator?: string;
 }
 
@@ -42,9 +44,11 @@ export async function checkBoundary(db: Db, peerId: string, capability: Capabili
 }
 
 /**
- * Steps 3 and 4: a call from the parent of a managed child is authorized by an active, unexpired grant
- * this platform issued it covering `capability`; otherwise `onBehalfOf` must name an active local
- * operator whose role allows the capability. Throws ForbiddenError (403) with `details.reason`.
+ * Steps 3 and 4: a call naming no operator is authorized only by an active, unexpired grant this platform
+ * issued to the parent that administers it as a managed child. A call naming one of the peer's operators
+ * acts as the local operator an admin bound to that (peer, operator) pair — never as a local operator of
+ * the same name — and that operator must be active with a role allowing the capability. Throws
+ * ForbiddenError (403) with `details.reason`.
  */
 export async function authorizeInbound(
   db: Db,
@@ -53,36 +57,49 @@ export async function authorizeInbound(
   onBehalfOf: string | null,
   now: Date,
 ): Promise<InboundAuthorization> {
-  if (administersUs(peer)) {
-    const grant = await findActiveGrant(db, peer.id, 'issued', scopesCovering(capability), now);
-    if (grant !== null) return { via: 'grant', grantId: grant.id };
-  }
   const needed = CAPABILITY_ROLES[capability];
   const details = { capability, required_role: needed };
   if (onBehalfOf === null) {
+    if (administersUs(peer)) {
+      const grant = await findActiveGrant(db, peer.id, 'issued', scopesCovering(capability), now);
+      if (grant !== null) return { via: 'grant', grantId: grant.id };
+    }
     refuse(
       'no_operator',
       `federation peer ${peer.name} called ${capability} without naming an operator, and no grant covers it`,
-      'make the call on behalf of an operator of this platform (on_behalf_of)',
+      'make the call on behalf of an operator bound on this platform (on_behalf_of)',
       details,
     );
   }
-  const operator = await findOperatorByName(db, onBehalfOf);
-  if (operator === null || operator.revokedAt !== null) {
+  const binding = await findLiveBinding(db, peer.id, onBehalfOf);
+  if (binding === null) {
     refuse(
-      'unknown_operator',
-      `federation peer ${peer.name} called ${capability} on behalf of ${onBehalfOf}, who is not an active operator here`,
-      `ask an admin of this platform to create operator ${onBehalfOf} with the ${needed} role`,
+      'unbound_operator',
+      `federation peer ${peer.name} called ${capability} on behalf of ${onBehalfOf}, who is not an active operator here: no admin bound ${onBehalfOf} of ${peer.name} to an operator of this platform`,
+      `an admin of this platform can bind it with create_peer_identity_binding (federation_peer_id ${peer.name}, remote_operator ${onBehalfOf}, local_operator: an operator with the ${needed} role)`,
       { ...details, operator: onBehalfOf },
     );
   }
-  if (!roleAllows(operator.role, needed)) {
+  if (!binding.localOperatorActive) {
     refuse(
-      'operator_role',
-      `${capability} needs the ${needed} role; operator ${operator.name} is ${operator.role}`,
-      `ask an admin of this platform to give ${operator.name} the ${needed} role`,
-      { ...details, operator: operator.name, operator_role: operator.role },
+      'unknown_operator',
+      `federation peer ${peer.name} called ${capability} on behalf of ${onBehalfOf}, bound to ${binding.localOperator}, who is no longer an active operator here`,
+      `ask an admin of this platform to bind ${onBehalfOf} to an active operator (revoke_peer_identity_binding, then create_peer_identity_binding)`,
+      { ...details, operator: onBehalfOf, local_operator: binding.localOperator },
     );
   }
-  return { via: 'operator', operator: operator.name };
+  if (!roleAllows(binding.localOperatorRole, needed)) {
+    refuse(
+      'operator_role',
+      `${capability} needs the ${needed} role; operator ${binding.localOperator} is ${binding.localOperatorRole} (bound to ${onBehalfOf} of ${peer.name})`,
+      `ask an admin of this platform to give ${binding.localOperator} the ${needed} role, or bind ${onBehalfOf} to an operator who has it`,
+      {
+        ...details,
+        operator: onBehalfOf,
+        local_operator: binding.localOperator,
+        operator_role: binding.localOperatorRole,
+      },
+    );
+  }
+  return { via: 'operator', operator: binding.localOperator };
 }

@@ -51,6 +51,10 @@ import type { InboundRequest, PeerProtocol } from './peer-protocol.js';
 export interface PeerCallContext<A> {
   db: Db;
   peer: FederationPeer;
+  /**
+   * The local operator the call acts as: the one an admin bound to the operator the peer named. Null for
+   * protocol calls and calls a grant authorized without an operator.
+   */
   onBehalfOf: string | null;
   args: A;
   idempotencyKey: string | null;
@@ -74,14 +78,17 @@ export interface PeerOperation<A = unknown> {
 export interface PeerCallGates {
   /** Throws ForbiddenError when the peer's ingress boundary drops `capability`. */
   boundary(db: Db, peer: FederationPeer, capability: Capability): Promise<void>;
-  /** Throws ForbiddenError unless a grant or the named local operator allows `capability`. */
+  /**
+   * Throws ForbiddenError unless a grant, or the local operator bound to the peer's named operator, allows
+   * `capability`; answers the local operator the call then acts as (none for a grant).
+   */
   authorize(
     db: Db,
     peer: FederationPeer,
     capability: Capability,
     onBehalfOf: string | null,
     now: Date,
-  ): Promise<unknown>;
+  ): Promise<{ operator?: string }>;
   /** Throws (and audits) when sending `kinds` to `peer` would break its data residency policy. */
   residency(db: Db, peer: FederationPeer, kinds: readonly ResourceKind[], action: string): Promise<void>;
   /** Throws (and audits, outside any transaction) when a transfer of `kinds` could not get through. */
@@ -168,10 +175,12 @@ export class PeerCalls {
     if (!parsed.success) throw await this.refuse(peer, name, onBehalfOf, argsError(name, parsed.error));
     const now = this.deps.clock.now();
     const db = this.deps.db;
+    // The local operator the call acts as: the one bound to the peer's named operator, never its name.
+    let actingAs: string | null = null;
     if (operation.capability !== null) {
       try {
         await this.gates.boundary(db, peer, operation.capability);
-        await this.gates.authorize(db, peer, operation.capability, onBehalfOf, now);
+        actingAs = (await this.gates.authorize(db, peer, operation.capability, onBehalfOf, now)).operator ?? null;
       } catch (err) {
         throw err instanceof FlotillaError ? await this.refuse(peer, name, onBehalfOf, err) : err;
       }
@@ -189,7 +198,14 @@ export class PeerCalls {
         }
         return { answer: stored.response, duplicate: true };
       }
-      const answer = await operation.handle({ db: trx, peer, onBehalfOf, args: parsed.data, idempotencyKey: key, now });
+      const answer = await operation.handle({
+        db: trx,
+        peer,
+        onBehalfOf: actingAs,
+        args: parsed.data,
+        idempotencyKey: key,
+        now,
+      });
       if (key !== null) await setInboxResponse(trx, peer.id, key, answer);
       if (record) {
         await this.audit.append(
@@ -197,7 +213,13 @@ export class PeerCalls {
           {
             actor: actorOf(peer, onBehalfOf),
             action: 'peer.call.received',
-            payload: { operation: name, on_behalf_of: onBehalfOf, idempotency_key: key, outcome: 'applied' },
+            payload: {
+              operation: name,
+              on_behalf_of: onBehalfOf,
+              acting_as: actingAs,
+              idempotency_key: key,
+              outcome: 'applied',
+            },
           },
           trx,
         );

@@ -1,5 +1,6 @@
 // Intervention policies and approval requests. Decisions are conditional updates, so concurrent
-// deciders produce exactly one transition; the four-eyes rule is a CHECK constraint as well.
+// deciders produce exactly one transition; the four-eyes rule (requester and excluded deciders) is a
+// CHECK constraint as well.
 import { sql } from 'kysely';
 import type {
   ApprovalKind,
@@ -57,6 +58,7 @@ type Row = {
   action: string;
   four_eyes: boolean;
   requested_by: string;
+  excluded_deciders: string[];
   status: string;
   created_at: Date;
   expires_at: Date;
@@ -80,6 +82,7 @@ function toApproval(r: Row): ApprovalRequest {
     action: r.action,
     fourEyes: r.four_eyes,
     requestedBy: r.requested_by,
+    excludedDeciders: r.excluded_deciders,
     status: r.status as ApprovalStatus,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
@@ -102,6 +105,8 @@ export interface NewApproval {
   action: string;
   fourEyes: boolean;
   requestedBy: string;
+  /** Who requested or edited earlier versions of this plan; default none. */
+  excludedDeciders?: string[];
   createdAt: Date;
   expiresAt: Date;
 }
@@ -118,6 +123,7 @@ export async function insertApproval(db: Db, a: NewApproval): Promise<ApprovalRe
       action: a.action,
       four_eyes: a.fourEyes,
       requested_by: a.requestedBy,
+      excluded_deciders: a.excludedDeciders ?? [],
       status: 'pending',
       created_at: a.createdAt,
       expires_at: a.expiresAt,

@@ -143,6 +143,8 @@ export interface ApprovalRequestsTable {
   reason: string | null;
   edits: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   superseded_by: string | null;
+  /** Who requested or edited earlier versions of this plan: never its decider under four-eyes. */
+  excluded_deciders: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface RolloutsTable {
@@ -364,6 +366,19 @@ export interface BoundaryRulesTable {
   created_at: Timestamp;
 }
 
+/** Which local operator a peer may act as when it names one of its operators; revoked rows stay. */
+export interface PeerIdentityBindingsTable {
+  id: Generated<string>;
+  federation_peer_id: string;
+  remote_operator: string;
+  local_operator_id: string;
+  reason: string | null;
+  created_by: string;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+}
+
 export interface DataResidencyPoliciesTable {
   federation_peer_id: string;
   resource_kinds: ColumnType<string[], string[], string[]>;
@@ -566,6 +581,7 @@ export interface Database {
   residency_overrides: ResidencyOverridesTable;
   federation_grants: FederationGrantsTable;
   boundary_rules: BoundaryRulesTable;
+  peer_identity_bindings: PeerIdentityBindingsTable;
   federation_outbox: FederationOutboxTable;
   federation_inbox: FederationInboxTable;
   federation_chain_heads: FederationChainHeadsTable;

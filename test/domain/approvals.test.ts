@@ -16,6 +16,7 @@ function request(overrides: Partial<ApprovalRequest> = {}): ApprovalRequest {
     action: 'system.fleet_rolling_upgrade',
     fourEyes: true,
     requestedBy: 'olivia',
+    excludedDeciders: [],
     status: 'pending',
     createdAt: new Date(NOW.getTime() - 60_000),
     expiresAt: new Date(NOW.getTime() + 60_000),

@@ -11,7 +11,7 @@ import type { DeclaredOperation } from '../../src/services/peer-calls.js';
 import { appendEvent } from '../../src/store/events-repository.js';
 import { checkBoundary } from '../../src/services/peer-authorization.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, type Peering } from '../helpers/federation.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 type Rule = Record<string, unknown> & { id: string; priority: number };
@@ -85,6 +85,7 @@ describe.each(STORE_KINDS)('boundary rules on %s', (kind) => {
       sent.set(name, a.app.services.federation.calls.declareOutbound(name, { carries: [] }));
     }
     peering = await federatePair(a, b, { name: 'platform-b', spawnMode: 'autonomous_peer' });
+    await bindPeerOperator(b, peering.onB.id, 'admin');
     adminB = await b.memoryClient();
   });
   afterAll(async () => {

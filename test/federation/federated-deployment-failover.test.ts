@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restartServed } from '../helpers/cli.js';
 import {
+  bindServed,
   federate,
   prepareFleet,
   ServedFederation,
@@ -39,6 +40,7 @@ describe.each(STORE_KINDS)('a federated deployment failing over and back on %s',
     const eu = await sites.start('eu', 'eu-west-1');
     const us = await sites.start('us', 'us-east-1');
     for (const target of [eu, us]) await federate(hq, target);
+    for (const target of [eu, us]) await bindServed(target, 'hq', 'admin');
     await tool(hq, 'publish_module_version', { module_name: 'nginx', version: '1.26.0', digest: digest('b') });
     for (const p of [eu, us]) await prepareFleet(p, AGENTS);
     // The peers' heartbeats carry their capacity (online instances of web): wait until hq knows both.

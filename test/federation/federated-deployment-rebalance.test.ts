@@ -4,7 +4,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, heartbeatRound } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, heartbeatRound } from '../helpers/federation.js';
 import { countEvents, digest, enrollInstances } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -20,6 +20,7 @@ describe.each(STORE_KINDS)('federated deployment rebalancing on %s', (kind) => {
     us = await startTestPlatform(kind, {}, { name: 'us' });
     await federatePair(host, eu, { name: 'eu' });
     await federatePair(host, us, { name: 'us' });
+    for (const peer of [eu, us]) await bindPeerOperator(peer, 'host', 'admin');
     for (const p of [host, eu, us]) {
       const published = await call(await p.memoryClient(), 'publish_module_version', {
         module_name: 'nginx',

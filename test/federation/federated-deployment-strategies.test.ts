@@ -7,7 +7,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, heartbeatRound } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, heartbeatRound } from '../helpers/federation.js';
 import { digest, enrollInstances, instancesAssigned } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -128,6 +128,7 @@ describe.each(STORE_KINDS)('federated deployment strategies over four real platf
     await federatePair(host, eu, { name: 'peer-eu' });
     await federatePair(host, us, { name: 'peer-us' });
     await federatePair(host, ap, { name: 'peer-ap' });
+    for (const peer of [eu, us, ap]) await bindPeerOperator(peer, 'host', 'admin');
     admin = await host.memoryClient();
     viewer = await host.memoryClient(await host.operator('vera', 'viewer'));
     for (const p of platforms()) {

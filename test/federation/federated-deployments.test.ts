@@ -7,7 +7,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/domain/roles.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, heartbeatRound } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, heartbeatRound } from '../helpers/federation.js';
 import { countEvents, digest, enrollInstances, heartbeat, instancesAssigned, type Enrolled } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -105,6 +105,7 @@ describe.each(STORE_KINDS)('federated deployments over real peers on %s', (kind)
     us = await startTestPlatform(kind, {}, { name: 'us', region: 'us-east-1' });
     await federatePair(host, eu, { name: 'peer-eu' });
     await federatePair(host, us, { name: 'peer-us' });
+    for (const peer of [eu, us]) await bindPeerOperator(peer, 'host', 'admin');
     admin = await host.memoryClient();
     viewer = await host.memoryClient(await host.operator('vera', 'viewer'));
     for (const p of platforms()) {

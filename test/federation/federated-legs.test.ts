@@ -15,7 +15,7 @@ import type { OutboundOperation } from '../../src/domain/outbound-operations.js'
 import { OUTBOX_LEASE_MS } from '../../src/domain/peer-calls.js';
 import type { PeerCalls } from '../../src/services/peer-calls.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, type Peering } from '../helpers/federation.js';
 import { FleetScenario, makeCrew, rolloutEvents, tick, type Crew } from '../helpers/rollouts.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -115,6 +115,8 @@ describe.each(STORE_KINDS)('federated rollout legs, target side, on %s', (kind) 
     ab = await federatePair(a, b, { name: 'platform-b' });
     cb = await federatePair(c, b, { name: 'platform-b' });
     crew = await makeCrew(b);
+    for (const name of ['planner', 'alice']) await bindPeerOperator(b, ab.onB.id, name);
+    await bindPeerOperator(b, cb.onB.id, 'planner');
     await b.app.services.policies.set(crew.admin, { action: ROLLING_UPGRADE_ACTION, mode: 'auto', fourEyes: false });
     try {
       a.app.services.federation.calls.register({
@@ -215,6 +217,7 @@ describe.each(STORE_KINDS)('federated rollout legs, target side, on %s', (kind) 
   it('refuses a start for an unknown operator or one without the role, creating nothing', async () => {
     const fleet = await FleetScenario.create(b, crew, 'ghost', 2);
     await b.operator('vera', 'viewer');
+    await bindPeerOperator(b, ab.onB.id, 'vera');
     const before = await countRollouts();
     for (const who of ['nobody', 'vera']) {
       const args = startArgs(fleet);

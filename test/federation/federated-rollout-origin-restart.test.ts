@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restartServed } from '../helpers/cli.js';
 import { PeerProxy, type ProxiedCall } from '../helpers/peer-proxy.js';
 import {
+  bindServed,
   federate,
   legOf,
   listAll,
@@ -49,6 +50,7 @@ describe.each(STORE_KINDS)('a federated rollout whose origin is killed with a co
     toUs.to(portOf(us));
     toAp.to(portOf(ap));
     for (const target of [us, ap]) await federate(hq, target);
+    for (const target of [us, ap]) await bindServed(target, 'hq', 'admin');
     for (const p of [hq, us, ap]) await prepareFleet(p, AGENTS);
 
     // ap takes its precheck and start from hq and nothing else for now (no status polls either, which

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restartServed } from '../helpers/cli.js';
 import {
+  bindServed,
   federate,
   legOf as leg,
   prepareFleet,
@@ -32,6 +33,7 @@ describe.each(STORE_KINDS)('a federated rollout with a target killed mid-rollout
     const us = await fed.start('us', 'us-east-1');
     const ap = await fed.start('ap', 'ap-south-1');
     for (const target of [us, ap]) await federate(hq, target);
+    for (const target of [us, ap]) await bindServed(target, 'hq', 'admin');
     for (const p of [hq, us, ap]) await prepareFleet(p, AGENTS);
 
     const created = await tool(hq, 'create_federated_rollout', {

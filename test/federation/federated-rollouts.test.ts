@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLLING_UPGRADE_ACTION } from '../../src/domain/approvals.js';
 import type { Caller } from '../../src/domain/roles.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
+import { bindPeerOperator } from '../helpers/federation.js';
 import { countEvents } from '../helpers/fleet.js';
 import { FleetScenario, makeCrew, randomDigest, rolloutEvents, tick, type Crew } from '../helpers/rollouts.js';
 import { STORE_KINDS } from '../helpers/store.js';
@@ -150,6 +151,7 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
         parentUrl: back.url,
         acceptanceToken: proposed.acceptanceToken,
       });
+      await bindPeerOperator(target.p, 'origin', 'lead');
     }
     const resolve = (n: string) => origin.p.app.services.federation.resolve(n);
     peerIds = { east: (await resolve('east')).id, west: (await resolve('west')).id };
@@ -550,6 +552,7 @@ describe.each(STORE_KINDS)('federated rollouts across three platforms on %s', (k
     const f = await fleets('who', 2);
     const solo = await origin.p.memoryClient(await origin.p.operator('solo', 'admin'));
     await west.p.operator('solo', 'viewer'); // east has no solo at all
+    await bindPeerOperator(west.p, 'origin', 'solo');
     const res = await call(solo, 'create_federated_rollout', {
       module_name: 'mod-who',
       target_version: '1.26.0',

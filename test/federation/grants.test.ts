@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederationPeer } from '../../src/domain/federation.js';
 import { authorizeInbound } from '../../src/services/peer-authorization.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, type Peering } from '../helpers/federation.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 const DAY_MS = 86_400_000;
@@ -185,6 +185,7 @@ describe.each(STORE_KINDS)('federation grants on %s', (kind) => {
     await c.operator('olga', 'operator');
     await c.operator('vera', 'viewer');
     await c.operator('gone', 'admin');
+    for (const name of ['olga', 'vera', 'gone', 'admin']) await bindPeerOperator(c, ac.onB.id, name);
     await c.app.services.operators.revoke('test', 'gone');
     const refusal = (capability: 'inventory.read' | 'rollouts.request' | '*', onBehalfOf: string | null) =>
       authorizeInbound(c.store.db, parentOnC, capability, onBehalfOf, now).then(
@@ -198,7 +199,7 @@ describe.each(STORE_KINDS)('federation grants on %s', (kind) => {
     });
     expect(await refusal('inventory.read', 'nobody')).toMatchObject({
       code: 'forbidden',
-      details: { reason: 'unknown_operator', operator: 'nobody' },
+      details: { reason: 'unbound_operator', operator: 'nobody' },
     });
     expect(await refusal('rollouts.request', 'vera')).toMatchObject({
       code: 'forbidden',

@@ -9,7 +9,7 @@ import type { Migration } from '../../src/domain/migration-chain.js';
 import type { Caller } from '../../src/domain/roles.js';
 import type { MigrationChainView } from '../../src/services/migration-chains-service.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, rejection } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, rejection } from '../helpers/federation.js';
 import { randomDigest } from '../helpers/rollouts.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -46,6 +46,13 @@ describe.each(STORE_KINDS)('migration chains across four platforms on %s', (kind
     await federatePair(a.p, b.p, { name: 'b' });
     await federatePair(b.p, c.p, { name: 'c' });
     await federatePair(c.p, d.p, { name: 'd' });
+    for (const [on, upstream] of [
+      [b, a],
+      [c, b],
+      [d, c],
+    ] as const) {
+      await bindPeerOperator(on.p, upstream.name, 'lead');
+    }
     leadClient = await a.p.memoryClient(a.leadToken);
   }, 60_000);
 

@@ -11,6 +11,7 @@ import { newNonce } from '../../src/federation/signing.js';
 import { createLogger } from '../../src/logger.js';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import { enroll, enrollmentTokenFor, heartbeat } from '../helpers/fleet.js';
+import { bindPeerOperator } from '../helpers/federation.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
 function memoryLog(): { lines: string[]; stream: Writable } {
@@ -76,6 +77,7 @@ describe.each(STORE_KINDS)('no secret in the logs of two federating platforms on
     });
     expect(direct.status).toBe(400);
 
+    await bindPeerOperator(b, 'platform-a', 'admin');
     for (const p of [a, b]) p.clock.advance(15_000);
     expect(await a.app.services.federation.heartbeats.sendDue(a.clock.now())).toBe(1);
     expect(await b.app.services.federation.heartbeats.sendDue(b.clock.now())).toBe(1);

@@ -6,7 +6,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, postToPeer, type Peering } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, postToPeer, type Peering } from '../helpers/federation.js';
 import { digest, enroll, enrollmentTokenFor, heartbeat } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -47,6 +47,7 @@ describe.each(STORE_KINDS)('peer reads and topology on %s', (kind) => {
     }
     await call(adminB, 'publish_module_version', { module_name: 'redis', version: '7.2.0', digest: digest('c') });
     peering = await federatePair(a, b, { name: 'platform-b' });
+    await bindPeerOperator(b, peering.onB.id, 'admin');
   });
   afterAll(async () => {
     await a?.close();

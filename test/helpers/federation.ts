@@ -161,3 +161,18 @@ export function signWithCreated(
     signature: `sig1=:${signer.sign(Buffer.from(base, 'utf8')).toString('base64')}:`,
   };
 }
+
+/**
+ * Binds, on `on`, the operator `remote` of the peer `peerId` (on's id or name for it) to on's local
+ * operator `local` (the same name unless given): what a peer needs before its calls may act as an
+ * operator there. Nothing is bound by default.
+ */
+export async function bindPeerOperator(
+  on: { app: App },
+  peerId: string,
+  remote: string,
+  local: string = remote,
+): Promise<void> {
+  const admin = await on.app.services.operators.callerByName('admin');
+  await on.app.services.peerIdentities.bind(admin, { peerRef: peerId, remoteOperator: remote, localOperator: local });
+}

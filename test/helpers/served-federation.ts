@@ -89,6 +89,18 @@ export async function federate(parent: ServedPlatform, target: ServedPlatform): 
 }
 
 /**
+ * Binds, on `on`, the operator `remote` of its peer `peerName` to on's operator `local` (the same name
+ * unless given): what the peer needs before its calls may act as an operator there.
+ */
+export async function bindServed(on: ServedPlatform, peerName: string, remote: string, local = remote): Promise<void> {
+  await tool(on, 'create_peer_identity_binding', {
+    federation_peer_id: peerName,
+    remote_operator: remote,
+    local_operator: local,
+  });
+}
+
+/**
  * nginx 1.24.0 and 1.26.0 published, rolling upgrades automatic (no four-eyes), and `agents` simulated
  * agents in group `web` running 1.24.0, enrolled before this returns.
  */

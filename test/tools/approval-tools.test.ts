@@ -1,6 +1,7 @@
 // The approval tools through a real SDK client: list_approvals and get_approval, and decide_approval's
 // rules — four-eyes, a second approver starting the rollout, an option required for a circuit-breaker
-// continuation, and edits that supersede a plan's request with a new one.
+// continuation, and edits that supersede a plan's request with a new one that neither its requester nor
+// any editor may decide (an edit that changes nothing is refused).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
 import {
@@ -197,6 +198,46 @@ describe.each(STORE_KINDS)('approval tools on %s', (kind) => {
     });
     expect(old.error).toMatchObject({ code: 'conflict', hint: `decide ${newId} instead` });
     const approved = await call(crew.alice, 'decide_approval', { approval_request_id: newId, decision: 'approve' });
+    expect(approved.data.rollout_state).toBe('running');
+  });
+
+  it('keeps everyone who requested or edited a plan from approving it, and refuses an edit that changes nothing', async () => {
+    const plan = await pendingPlan('edited-twice', 10, crew.alice);
+    const rollout = await call(crew.vera, 'get_rollout', { rollout_id: plan.rollout_id });
+    const { strategy, circuit_breaker } = rollout.data.rollout as {
+      strategy: { batch_pct: number };
+      circuit_breaker: { max_consecutive_failures: number };
+    };
+    const before = await writtenRows(platform);
+    const noop = await call(crew.bob, 'decide_approval', {
+      approval_request_id: plan.approval_request_id,
+      decision: 'approve',
+      edits: { batch_pct: strategy.batch_pct, max_consecutive_failures: circuit_breaker.max_consecutive_failures },
+    });
+    expect(noop.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/change nothing/) });
+    expect(await writtenRows(platform)).toEqual(before);
+
+    const edited = await call(crew.bob, 'decide_approval', {
+      approval_request_id: plan.approval_request_id,
+      decision: 'approve',
+      edits: { batch_pct: 50 },
+    });
+    const newId = edited.data.new_approval_request_id as string;
+    expect(await approvalOf(newId)).toMatchObject({ requested_by: 'bob', excluded_deciders: ['alice'] });
+    for (const who of [crew.alice, crew.bob]) {
+      const refused = await call(who, 'decide_approval', { approval_request_id: newId, decision: 'approve' });
+      expect(refused.error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/four-eyes/) });
+    }
+    // The database itself refuses the original requester's decision, whatever path it takes.
+    const direct = platform.store.db
+      .updateTable('approval_requests')
+      .set({ status: 'approved', decided_by: 'alice', decided_at: platform.clock.now(), decision: 'approve' })
+      .where('id', '=', newId)
+      .execute();
+    await expect(direct).rejects.toMatchObject({ code: '23514', constraint: 'approval_four_eyes' });
+    expect(await approvalOf(newId)).toMatchObject({ status: 'pending', decided_by: null });
+
+    const approved = await call(crew.admin, 'decide_approval', { approval_request_id: newId, decision: 'approve' });
     expect(approved.data.rollout_state).toBe('running');
   });
 

@@ -5,7 +5,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, type Peering } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, type Peering } from '../helpers/federation.js';
 import { digest } from '../helpers/fleet.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -29,6 +29,8 @@ const NAMING_A_PEER: Record<string, (ref: string) => Record<string, unknown>> = 
     priority: 1,
   }),
   list_boundary_rules: (ref) => ({ federation_peer_id: ref }),
+  create_peer_identity_binding: (ref) => ({ federation_peer_id: ref, remote_operator: 'ops', local_operator: 'admin' }),
+  list_peer_identity_bindings: (ref) => ({ federation_peer_id: ref }),
   set_data_residency: (ref) => ({ federation_peer_id: ref, policy: null }),
   get_data_residency: (ref) => ({ federation_peer_id: ref }),
   override_data_residency: (ref) => ({ federation_peer_id: ref, resource_kinds: ['secrets'], reason: 'test' }),
@@ -71,6 +73,7 @@ const READS = [
   'list_refused_peer_requests',
   'list_federation_grants',
   'list_boundary_rules',
+  'list_peer_identity_bindings',
   'get_data_residency',
   'list_federation_outbox',
   'get_peer_module_versions',
@@ -87,6 +90,7 @@ describe.each(STORE_KINDS)('peers named by id or name in every tool on %s', (kin
     a = await startTestPlatform(kind, {}, { name: 'platform-a', region: 'eu-west-1' });
     b = await startTestPlatform(kind, {}, { name: 'platform-b', region: 'eu-west-1' });
     peering = await federatePair(a, b, { name: 'platform-b' });
+    await bindPeerOperator(b, peering.onB.id, 'admin');
     admin = await a.memoryClient();
     const published = await call(admin, 'publish_module_version', {
       module_name: 'nginx',

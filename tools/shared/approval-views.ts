@@ -20,6 +20,9 @@ export const approvalView = z.object({
   action: z.string().describe('the intervention policy action governing this request'),
   four_eyes: z.boolean().describe('when true the requester cannot decide it'),
   requested_by: z.string(),
+  excluded_deciders: z
+    .array(z.string())
+    .describe('who requested or edited earlier versions of this plan: under four-eyes none of them may decide it'),
   status: z.enum(APPROVAL_STATUSES),
   created_at: isoTime,
   expires_at: isoTime,
@@ -42,6 +45,7 @@ export function toApprovalView(a: ApprovalRequest): z.infer<typeof approvalView>
     action: a.action,
     four_eyes: a.fourEyes,
     requested_by: a.requestedBy,
+    excluded_deciders: a.excludedDeciders,
     status: a.status,
     created_at: a.createdAt.toISOString(),
     expires_at: a.expiresAt.toISOString(),
