@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederationPeer } from '../../src/domain/federation.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/app.js';
-import { federatePair, rejection } from '../helpers/federation.js';
+import { bindPeerOperator, federatePair, rejection } from '../helpers/federation.js';
 import { randomDigest } from '../helpers/rollouts.js';
 import { STORE_KINDS } from '../helpers/store.js';
 
@@ -51,6 +51,7 @@ describe.each(STORE_KINDS)('peer text in migration chain gates on %s', (kind) =>
     const peering = await federatePair(a, b, { name: 'b' });
     peerBOnA = peering.onA;
     expect(peering.onB.name).toBe('a');
+    await bindPeerOperator(b, peering.onB.id, 'lead');
   }, 120_000);
   afterAll(async () => {
     await a?.close();
