@@ -111,10 +111,16 @@ export class PeerProtocol {
     if (input.platform_id === this.self.id) throw new ConflictError('a platform cannot federate with itself');
     const key = parsePublicKey(input.public_key);
     const url = normaliseUrl(input.url);
+    const tokenHash = hashToken(input.acceptance_token);
+    // Only a redeemable token earns the address check (a DNS lookup), so strangers cannot make us resolve names.
+    const holder = await findPeerByTokenHash(this.deps.db, tokenHash);
+    const checkedAt = this.deps.clock.now();
+    if (holder === null || holder.status !== 'proposed' || (holder.tokenExpiresAt ?? checkedAt) < checkedAt) {
+      throw await this.tokenRefusal(this.deps.db, tokenHash, checkedAt);
+    }
     // The redeemer chooses where this platform will send its calls: refused before the token is spent.
     await this.client.checkUrl(url);
     const signer = await this.signer();
-    const tokenHash = hashToken(input.acceptance_token);
     const peer = await this.deps.db.transaction().execute(async (trx) => {
       const now = this.deps.clock.now();
       let redeemed: FederationPeer | null;

@@ -111,6 +111,25 @@ describe.each(STORE_KINDS)('peer address policy on %s', (kind) => {
     expect({ connections: listener.connections, bytes: listener.bytes }).toEqual({ connections: 0, bytes: 0 });
   });
 
+  it('answers a redeemer without a redeemable token 401 before its address is looked at (no lookup for strangers)', async () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const res = await request(new URL('/federation/v1/accept', guarded.app.http!.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        acceptance_token: `fpa_${'0'.repeat(43)}`,
+        platform_id: randomUUID(),
+        name: 'stranger',
+        url: `http://localhost:${listener.port}`,
+        public_key: publicKeyPem(publicKey),
+        contract_version: CONTRACT_VERSION,
+      }),
+    });
+    const json = (await res.body.json()) as { error?: { code: string; message: string } };
+    expect(res.statusCode).toBe(401);
+    expect(json.error).toMatchObject({ code: 'unauthorized', message: 'acceptance token is unknown' });
+  });
+
   it.each([
     ['127.0.0.1', () => `http://127.0.0.1:${listener.port}`],
     ['localhost', () => `http://localhost:${listener.port}`],
