@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SKILLS } from '../../src/domain/skills.js';
 import type { AnyTool } from '../../src/mcp/define-tool.js';
+import { listTools } from '../../src/mcp/server.js';
 
 export const SKILLS_DIR = fileURLToPath(new URL('../../skills/', import.meta.url));
 
@@ -111,13 +112,6 @@ export function frontMatterProblems(skill: SkillFile): string[] {
 
 type Schema = Record<string, unknown>;
 
-/** The JSON schemas the server publishes for a tool (strict input and output). */
-export function toolSchemas(tool: AnyTool): { input: Schema; output: Schema } {
-  const json = (shape: z.ZodRawShape, io: 'input' | 'output') =>
-    z.toJSONSchema(z.strictObject(shape), { io, unrepresentable: 'any' }) as Schema;
-  return { input: json(tool.input, 'input'), output: json(tool.output, 'output') };
-}
-
 /** Follows a local `$ref` (`#/$defs/x`) against `root`. */
 function deref(schema: Schema, root: Schema): Schema {
   const ref = schema.$ref;
@@ -203,7 +197,9 @@ export function stepProblems(skill: SkillFile, tools: readonly AnyTool[]): strin
       out.push(`${at}: no tool ${step.tool}`);
       return;
     }
-    const { input, output } = toolSchemas(tool);
+    const published = listTools(tools).find((t) => t.name === tool.name);
+    const input: Schema = published?.inputSchema ?? {};
+    const output: Schema = published?.outputSchema ?? {};
     out.push(...argumentProblems(step.arguments, input, input, at));
     const skillName = step.arguments.skill;
     if (step.tool === 'execute_skill' && typeof skillName === 'string') {
